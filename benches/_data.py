@@ -1,0 +1,69 @@
+"""Deterministic data for the benchmarks: metric points, batches, ``mlruns`` trees.
+
+Trees are written through trackstore's file store, whose output MLflow reads (that is
+tested in ``tests/compat``), so both libraries are measured on the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+T0 = 1_700_000_000_000
+
+
+def points(count: int, seed: int = 0) -> list[tuple[int, float, int]]:
+    """(timestamp, value, step) triples like a training loop logs them."""
+    rng = random.Random(seed)
+    value = 1.0
+    out = []
+    for step in range(count):
+        value = value * 0.999 + rng.random() * 0.001
+        out.append((T0 + step * 10, value, step))
+    return out
+
+
+def metrics(entities: Any, count: int, keys: int = 10, seed: int = 0) -> list[Any]:
+    """*count* Metric objects of the given entities module, spread over *keys* keys."""
+    return [entities.Metric(f"m{i % keys}", v, ts, step)
+            for i, (ts, v, step) in enumerate(points(count, seed))]
+
+
+def write_metric_file(path: Path, count: int) -> None:
+    """A metric file of *count* points, as MLflow writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for ts, value, step in points(count):
+            f.write(f"{ts} {value} {step}\n")
+
+
+def build_tree(root: Path, runs: int, metric_keys: int = 4, steps: int = 50,
+               params: int = 8, tags: int = 4, seed: int = 0) -> tuple[str, list[str]]:
+    """An experiment of *runs* runs; returns (experiment id, run ids)."""
+    from trackstore import entities
+    from trackstore.store.file import FileStore
+
+    rng = random.Random(seed)
+    store = FileStore(str(root))
+    experiment_id = store.create_experiment("bench")
+    run_ids = []
+    for r in range(runs):
+        run = store.create_run(experiment_id, "bench", T0 + r * 1000, [], f"run-{r}")
+        batch = [entities.Metric(f"m{k}", rng.random(), T0 + s, s)
+                 for k in range(metric_keys) for s in range(steps)]
+        store.log_batch(run.info.run_id, metrics=batch,
+                        params=[entities.Param(f"p{j}", str(rng.randint(0, 9)))
+                                for j in range(params)],
+                        tags=[entities.RunTag(f"t{j}", f"v{rng.randint(0, 3)}")
+                              for j in range(tags)])
+        store.update_run_info(run.info.run_id, entities.RunStatus.FINISHED, T0 + r * 1000 + 1,
+                              None)
+        run_ids.append(run.info.run_id)
+    store.close()
+    return experiment_id, run_ids
+
+
+def mlflow_env() -> None:
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"

@@ -1,0 +1,227 @@
+"""The ``trackstore`` command line."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from ._version import __version__
+from .client import TrackingClient
+from .entities import Experiment, Run, ViewType
+from .exceptions import TrackstoreError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_VIEWS = {"active_only": ViewType.ACTIVE_ONLY, "deleted_only": ViewType.DELETED_ONLY,
+          "all": ViewType.ALL}
+
+tracking_uri_option = click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, metavar="URI",
+    help="Tracking store (default: MLFLOW_TRACKING_URI, else ./mlruns).")
+view_option = click.option(
+    "--view", "view", type=click.Choice(list(_VIEWS)), default="active_only", show_default=True,
+    help="Which lifecycle stages to list.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _errors_to_exit(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TrackstoreError as exc:
+            click.echo(f"Error ({exc.error_code}): {exc.message}", err=True)
+            sys.exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+def _time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    return "\n".join(lines)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as MLflow's JSON spells them: strict JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_json_safe(value), indent=2, allow_nan=False)
+
+
+def _experiment_dict(e: Experiment) -> dict[str, Any]:
+    return e.to_dictionary()
+
+
+def _run_dict(run: Run) -> dict[str, Any]:
+    d = run.to_dictionary()
+    d["inputs"] = [
+        {"name": i.dataset.name, "digest": i.dataset.digest,
+         "tags": {t.key: t.value for t in i.tags}} for i in run.inputs.dataset_inputs]
+    return d
+
+
+def _print_run(run: Run) -> None:
+    info = run.info
+    click.echo(f"Run {info.run_id}  ({info.run_name})")
+    for label, value in (("experiment", info.experiment_id), ("status", info.status),
+                         ("lifecycle", info.lifecycle_stage), ("user", info.user_id),
+                         ("start", _time(info.start_time)), ("end", _time(info.end_time)),
+                         ("artifacts", info.artifact_uri or "-")):
+        click.echo(f"  {label:<10} {value}")
+    for title, values in (("params", run.data.params), ("metrics (latest)", run.data.metrics),
+                          ("tags", run.data.tags)):
+        click.echo(f"  {title}:")
+        for key in sorted(values):
+            click.echo(f"    {key} = {values[key]}")
+    if run.inputs.dataset_inputs:
+        click.echo("  inputs:")
+        for i in run.inputs.dataset_inputs:
+            tags = ", ".join(f"{t.key}={t.value}" for t in i.tags)
+            click.echo(f"    dataset {i.dataset.name} ({i.dataset.digest}) {tags}".rstrip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trackstore")
+def main() -> None:
+    """trackstore: a fast, crash-safe tracking store compatible with MLflow."""
+
+
+@main.command()
+@tracking_uri_option
+@click.option("--experiment", default="trackstore-demo", show_default=True)
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--steps-per-epoch", default=100, show_default=True, type=click.IntRange(1))
+@_errors_to_exit
+def demo(tracking_uri: str | None, experiment: str, epochs: int, steps_per_epoch: int) -> None:
+    """Log a short training-like run and show what was stored."""
+    from .demo import run_demo
+    from .tracking_uri import get_tracking_uri
+
+    result = run_demo(tracking_uri, experiment, epochs, steps_per_epoch)
+    uri = tracking_uri or get_tracking_uri()
+    click.echo(f"Logged {result.points} metric points in {result.seconds * 1000:.1f} ms "
+               f"to {uri}\n")
+    _print_run(result.run)
+    history = TrackingClient(tracking_uri).get_metric_history_columns(
+        result.run.info.run_id, "train/loss")
+    click.echo(f"\n  train/loss history: {len(history)} points, steps "
+               f"{history.steps[0]}..{history.steps[-1]}, first {history.values[0]:.4f}, "
+               f"last {history.values[-1]:.4f}")
+    click.echo(f"\nSee it again with: trackstore runs show {result.run.info.run_id}")
+
+
+@main.group()
+def experiments() -> None:
+    """List and show experiments."""
+
+
+@experiments.command("list")
+@tracking_uri_option
+@view_option
+@json_option
+@_errors_to_exit
+def experiments_list(tracking_uri: str | None, view: str, as_json: bool) -> None:
+    """List experiments, newest first."""
+    found = TrackingClient(tracking_uri).search_experiments(view_type=_VIEWS[view],
+                                                            max_results=None)
+    if as_json:
+        click.echo(_dumps([_experiment_dict(e) for e in found]))
+        return
+    click.echo(_table(["ID", "NAME", "STAGE", "CREATED"],
+                      [[e.experiment_id, e.name, e.lifecycle_stage, _time(e.creation_time)]
+                       for e in found]))
+
+
+@experiments.command("show")
+@click.argument("experiment_id")
+@tracking_uri_option
+@json_option
+@_errors_to_exit
+def experiments_show(experiment_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Show one experiment."""
+    e = TrackingClient(tracking_uri).get_experiment(experiment_id)
+    if as_json:
+        click.echo(_dumps(_experiment_dict(e)))
+        return
+    click.echo(f"Experiment {e.experiment_id}  ({e.name})")
+    click.echo(f"  lifecycle  {e.lifecycle_stage}\n  artifacts  {e.artifact_location}")
+    click.echo(f"  created    {_time(e.creation_time)}\n  updated    {_time(e.last_update_time)}")
+    for key in sorted(e.tags):
+        click.echo(f"  tag {key} = {e.tags[key]}")
+
+
+@main.group()
+def runs() -> None:
+    """List and show runs."""
+
+
+@runs.command("list")
+@click.option("--experiment-id", "experiment_ids", multiple=True, required=True,
+              help="Experiment to search (repeatable).")
+@click.option("--filter", "filter_string", default="", help="MLflow search filter.")
+@click.option("--order-by", multiple=True, help='e.g. "metrics.loss ASC" (repeatable).')
+@click.option("--max-results", default=100, show_default=True, type=click.IntRange(1, 50000))
+@tracking_uri_option
+@view_option
+@json_option
+@_errors_to_exit
+def runs_list(experiment_ids: tuple[str, ...], filter_string: str, order_by: tuple[str, ...],
+              max_results: int, tracking_uri: str | None, view: str, as_json: bool) -> None:
+    """Search runs (default order: newest first)."""
+    found = TrackingClient(tracking_uri).search_runs(
+        list(experiment_ids), filter_string, _VIEWS[view], max_results, list(order_by))
+    if as_json:
+        click.echo(_dumps([_run_dict(r) for r in found]))
+        return
+    click.echo(_table(["RUN ID", "NAME", "STATUS", "START", "METRICS"],
+                      [[r.info.run_id, r.info.run_name or "", r.info.status,
+                        _time(r.info.start_time), str(len(r.data.metrics))] for r in found]))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@tracking_uri_option
+@json_option
+@_errors_to_exit
+def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Show a run: info, params, latest metrics, tags, inputs."""
+    run = TrackingClient(tracking_uri).get_run(run_id)
+    if as_json:
+        click.echo(_dumps(_run_dict(run)))
+        return
+    _print_run(run)
+
+
+@main.command()
+def speedups() -> None:
+    """Show which compiled twins are loaded (TRACKSTORE_IMPL)."""
+    from ._speedups import impl
+    from ._speedups import speedups as report
+
+    click.echo(f"TRACKSTORE_IMPL={impl()}")
+    for topic, how in report().items():
+        click.echo(f"  {topic}: {how}")

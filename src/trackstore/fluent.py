@@ -1,0 +1,327 @@
+"""The fluent API (``trackstore.start_run``, ``trackstore.log_metric``, ...), as in MLflow.
+
+Active runs are a per-thread stack (nested runs); the active experiment is process-wide.
+Like MLflow, ``MLFLOW_EXPERIMENT_NAME``/``MLFLOW_EXPERIMENT_ID`` pick the default experiment,
+``MLFLOW_RUN_ID`` resumes a run, and a run left active at interpreter exit is ended.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from . import context
+from .client import RunOperations, TrackingClient, now_ms
+from .entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    InputTag,
+    LifecycleStage,
+    LoggedModelInput,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+)
+from .exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackstoreError
+from .tracking_uri import get_tracking_uri
+
+_local = threading.local()
+_lock = threading.Lock()
+_active_experiment_id: str | None = None
+_client: TrackingClient | None = None
+_atexit_registered = False
+
+
+def _tracking_client() -> TrackingClient:
+    global _client
+    uri = get_tracking_uri()
+    client = _client
+    if client is None or client.tracking_uri != uri:
+        client = _client = TrackingClient(uri)
+    return client
+
+
+def _stack() -> list[ActiveRun]:
+    stack: list[ActiveRun] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+class ActiveRun(Run):
+    """The run returned by :func:`start_run`; ending the ``with`` block ends the run
+    (FINISHED, or FAILED if an exception escaped, KILLED on KeyboardInterrupt)."""
+
+    __slots__ = ()
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.info, run.data, run.inputs)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            status = "FINISHED"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+        stack = _stack()
+        if any(r.info.run_id == self.info.run_id for r in stack):
+            while stack:
+                run = stack[-1]
+                end_run(status)
+                if run.info.run_id == self.info.run_id:
+                    break
+
+
+# -- experiments --------------------------------------------------------------------------------
+
+
+def set_experiment(experiment_name: str | None = None,
+                   experiment_id: str | None = None) -> Experiment:
+    """Make an experiment active (created if a name is given and it does not exist)."""
+    global _active_experiment_id
+    if (experiment_name is None) == (experiment_id is None):
+        raise TrackstoreError("Must specify exactly one of: `experiment_id` or "
+                              "`experiment_name`.", INVALID_PARAMETER_VALUE)
+    client = _tracking_client()
+    if experiment_id is None:
+        assert experiment_name is not None
+        experiment = client.get_experiment_by_name(experiment_name)
+        if experiment is None:
+            new_id = client.create_experiment(experiment_name)
+            experiment = client.get_experiment(new_id)
+    else:
+        try:
+            experiment = client.get_experiment(str(experiment_id))
+        except TrackstoreError as exc:
+            if exc.error_code == RESOURCE_DOES_NOT_EXIST:
+                raise TrackstoreError(f"Experiment with ID '{experiment_id}' does not exist.",
+                                      RESOURCE_DOES_NOT_EXIST) from None
+            raise
+    if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise TrackstoreError(
+            f"Cannot set a deleted experiment {experiment.name!r} as the active experiment. "
+            "You can restore the experiment, or permanently delete the experiment to create a "
+            "new one.", INVALID_PARAMETER_VALUE)
+    _active_experiment_id = experiment.experiment_id
+    os.environ["MLFLOW_EXPERIMENT_ID"] = experiment.experiment_id
+    return experiment
+
+
+def _experiment_id() -> str:
+    if _active_experiment_id is not None:
+        return _active_experiment_id
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if name:
+        experiment = _tracking_client().get_experiment_by_name(name)
+        if experiment is None:
+            raise TrackstoreError(f"Experiment with name '{name}' (MLFLOW_EXPERIMENT_NAME) does "
+                                  "not exist", RESOURCE_DOES_NOT_EXIST)
+        return experiment.experiment_id
+    return os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+
+def start_run(run_id: str | None = None, experiment_id: str | None = None,
+              run_name: str | None = None, nested: bool = False,
+              parent_run_id: str | None = None, tags: dict[str, Any] | None = None,
+              description: str | None = None,
+              log_system_metrics: bool | None = None) -> ActiveRun:
+    """Start a new run, or resume *run_id*, and make it the active run of this thread."""
+    global _atexit_registered
+    stack = _stack()
+    if stack and not nested:
+        raise TrackstoreError(
+            f"Run with UUID {stack[0].info.run_id} is already active. To start a new run, first "
+            "end the current run with trackstore.end_run(). To start a nested run, call "
+            "start_run with nested=True", INVALID_PARAMETER_VALUE)
+    client = _tracking_client()
+    if parent_run_id is not None:
+        parent = client.get_run(parent_run_id)
+        if stack and stack[-1].info.run_id != parent_run_id:
+            raise TrackstoreError(
+                f"Current run with UUID {stack[-1].info.run_id} does not match the specified "
+                f"parent_run_id {parent_run_id}. To start a new nested run under the parent run "
+                f"with UUID {stack[-1].info.run_id}, first end the current run with "
+                "trackstore.end_run().", INVALID_PARAMETER_VALUE)
+        parent_id: str | None = parent.info.run_id
+    else:
+        parent_id = stack[-1].info.run_id if stack and nested else None
+    user_tags = {k: str(v) for k, v in (tags or {}).items()}
+    resume_id = run_id or os.environ.get("MLFLOW_RUN_ID")
+    if resume_id:
+        run = _resume(client, resume_id, experiment_id, run_name, user_tags, description)
+    else:
+        all_tags = context.run_context_tags()
+        if parent_id:
+            all_tags[context.PARENT_RUN_ID] = parent_id
+        if description:
+            all_tags[context.NOTE] = description
+        all_tags.update(user_tags)
+        run = client.create_run(experiment_id or _experiment_id(), tags=all_tags,
+                                run_name=run_name)
+    active = ActiveRun(run)
+    stack.append(active)
+    with _lock:
+        if not _atexit_registered:
+            atexit.register(_end_runs_at_exit)
+            _atexit_registered = True
+    return active
+
+
+def _resume(client: TrackingClient, run_id: str, experiment_id: str | None,
+            run_name: str | None, tags: dict[str, str], description: str | None) -> Run:
+    existing = client.get_run(run_id)
+    if experiment_id is not None and str(experiment_id) != existing.info.experiment_id:
+        raise TrackstoreError(
+            f"The run {run_id} belongs to experiment {existing.info.experiment_id}, not to "
+            f"experiment {experiment_id}", INVALID_PARAMETER_VALUE)
+    if existing.info.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise TrackstoreError(f"Cannot start run with ID {run_id} because it is in the deleted "
+                              "state.", INVALID_PARAMETER_VALUE)
+    if description:
+        tags[context.NOTE] = description
+    if tags:
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    client.store.update_run_info(run_id, RunStatus.RUNNING, None, run_name)
+    return client.get_run(run_id)
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run of this thread (if any) with *status*."""
+    stack = _stack()
+    if not stack:
+        return
+    run = stack.pop()
+    _tracking_client().set_terminated(run.info.run_id, status)
+
+
+def _end_runs_at_exit() -> None:
+    stack: list[ActiveRun] = getattr(_local, "stack", None) or []
+    while stack:
+        try:
+            end_run("FINISHED")
+        except Exception:  # the interpreter is going away; nothing useful left to do
+            stack.pop()
+
+
+def active_run() -> ActiveRun | None:
+    """The active run of this thread, or None."""
+    stack = _stack()
+    return stack[-1] if stack else None
+
+
+def last_active_run() -> Run | None:
+    run = active_run()
+    return _tracking_client().get_run(run.info.run_id) if run is not None else None
+
+
+def _run_id(run_id: str | None = None) -> str:
+    if run_id is not None:
+        return run_id
+    stack = _stack()
+    if stack:
+        return stack[-1].info.run_id
+    return start_run().info.run_id
+
+
+# -- logging ------------------------------------------------------------------------------------
+
+
+def log_metric(key: str, value: float, step: int | None = None,
+               synchronous: bool | None = None, timestamp: int | None = None,
+               run_id: str | None = None, model_id: str | None = None,
+               dataset: Any = None) -> RunOperations | None:
+    """Log one metric point to the active run (started on demand) or to *run_id*."""
+    name, digest = _dataset_fields(dataset)
+    return _tracking_client().log_metric(_run_id(run_id), key, value, timestamp, step,
+                                         synchronous, name, digest, model_id)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None,
+                synchronous: bool | None = None, run_id: str | None = None,
+                timestamp: int | None = None, model_id: str | None = None,
+                dataset: Any = None) -> RunOperations | None:
+    """Log several metrics at one step and timestamp, in one batch."""
+    ts = now_ms() if timestamp is None else timestamp
+    name, digest = _dataset_fields(dataset)
+    batch = [Metric(k, v, ts, step or 0, model_id, name, digest) for k, v in metrics.items()]
+    return _tracking_client().log_batch(_run_id(run_id), metrics=batch, synchronous=synchronous)
+
+
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    return _tracking_client().log_param(_run_id(), key, value, synchronous)
+
+
+def log_params(params: Mapping[str, Any], synchronous: bool | None = None,
+               run_id: str | None = None) -> RunOperations | None:
+    batch = [Param(k, str(v)) for k, v in params.items()]
+    return _tracking_client().log_batch(_run_id(run_id), params=batch, synchronous=synchronous)
+
+
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
+    return _tracking_client().set_tag(_run_id(), key, value, synchronous)
+
+
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> RunOperations | None:
+    batch = [RunTag(k, str(v)) for k, v in tags.items()]
+    return _tracking_client().log_batch(_run_id(), tags=batch, synchronous=synchronous)
+
+
+def delete_tag(key: str) -> None:
+    _tracking_client().delete_tag(_run_id(), key)
+
+
+def log_input(dataset: Any = None, context: str | None = None,
+              tags: Mapping[str, str] | None = None, model: LoggedModelInput | None = None
+              ) -> None:
+    """Record a dataset (a trackstore ``Dataset`` or an MLflow dataset) or a model as input."""
+    datasets = []
+    if dataset is not None:
+        input_tags = [InputTag(k, str(v)) for k, v in (tags or {}).items()]
+        if context is not None:
+            input_tags.append(InputTag("mlflow.data.context", context))
+        datasets.append(DatasetInput(_dataset_entity(dataset), input_tags))
+    _tracking_client().log_inputs(_run_id(), datasets, [model] if model is not None else None)
+
+
+def _dataset_entity(dataset: Any) -> Dataset:
+    if isinstance(dataset, Dataset):
+        return dataset
+    to_entity = getattr(dataset, "_to_mlflow_entity", None)
+    entity = to_entity() if callable(to_entity) else dataset
+    try:
+        return Dataset(entity.name, entity.digest, entity.source_type, entity.source,
+                       getattr(entity, "schema", None), getattr(entity, "profile", None))
+    except AttributeError:
+        raise TrackstoreError(f"Cannot log {type(dataset).__name__} as a dataset: expected a "
+                              "trackstore.entities.Dataset or an MLflow dataset",
+                              INVALID_PARAMETER_VALUE) from None
+
+
+def _dataset_fields(dataset: Any) -> tuple[str | None, str | None]:
+    if dataset is None:
+        return None, None
+    entity = _dataset_entity(dataset)
+    return entity.name, entity.digest
+
+
+def _reset() -> None:
+    """Forget the active experiment, runs and client of this process (tests)."""
+    global _active_experiment_id, _client
+    _active_experiment_id = None
+    _client = None
+    _local.stack = []

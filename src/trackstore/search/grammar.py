@@ -1,0 +1,518 @@
+"""MLflow's search grammar: filter strings and ``order_by`` clauses, parsed into a typed AST.
+
+A run filter is an ``AND``-only conjunction of comparisons ``<identifier> <comparator> <value>``;
+an identifier is ``<entity>.<key>`` (entities ``metric(s)``, ``param(s)``/``parameter(s)``,
+``tag(s)``, ``attribute(s)``/``attr``/``run``, ``dataset(s)``) or a bare attribute name; keys may
+be quoted with backticks or double quotes. Experiment filters take attributes and tags only.
+An ``order_by`` entry is ``<identifier> [ASC|DESC]``. The exact rules, including which odd
+spellings MLflow tolerates (``metrics.a > 1 metrics.b < 2``, a dangling ``AND``, ``metrics. a``
+with key ``" a"``) follow from the token shape in :mod:`trackstore.search._tokens`; this module
+applies MLflow's clause rules to it and raises :class:`TrackstoreError` with MLflow's messages.
+
+The AST is backend-neutral: ``kind`` is one of ``metric param tag attribute dataset``, attribute
+aliases are resolved (``created`` -> ``start_time``, ``run name`` -> ``run_name``), comparators
+are upper-case (``= != > >= < <= LIKE ILIKE IN NOT IN IS NULL IS NOT NULL``), metric values are
+floats, numeric attribute values ints or floats, lists are tuples of strings.
+
+Deviations from MLflow 3.17 (mostly rejecting, with a proper error, what MLflow crashes on):
+
+* Comparators are validated when the filter is parsed, with MLflow's messages. MLflow's
+  FileStore only validates them while matching runs, so with no runs (or when an earlier clause
+  already failed for every run) it silently accepts ``metrics.a == 1``; its SQL store rejects it.
+* ``LIKE``/``ILIKE`` with a list (``run_id LIKE ('a')``) is rejected; MLflow crashes (TypeError).
+* An ``IN`` list that is not a Python literal (``run_id IN (a)``) gets MLflow's "ill-formed list"
+  message; MLflow raises a bare ValueError.
+* An ``order_by`` with an unbalanced quote inside a quoted key gets "Could not be parsed";
+  MLflow raises a bare ValueError from ``shlex``.
+* ``order_by`` on ``dataset.*`` is rejected at parse time ("Invalid order_by entity type
+  'dataset'"); MLflow fails only once it sorts at least one run.
+* Duplicate run ``order_by`` fields are rejected (as MLflow's SQL store does, but with
+  INVALID_PARAMETER_VALUE; its FileStore ignores them). Experiments never reject duplicates.
+* Attribute aliases (``created``, ``Created``, ``run name``, ``Run name``, ``Run Name``) are
+  resolved for attributes only. MLflow resolves them for every kind, in both stores, so
+  ``metrics.created`` filters and sorts on the metric ``start_time`` and a metric, param or tag
+  with one of those names cannot be searched at all.
+* Set-valued parts of messages list their members in a fixed order; MLflow prints a Python
+  ``set``, whose order changes from process to process.
+* Bare SQL keywords, built-in type names and the like get a different rejection message, and
+  such a word after ``.`` and white space is a key here (``metrics. user``: key ``" user"``)
+  where MLflow rejects it (see :mod:`trackstore.search._tokens`).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from trackstore.exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+
+from . import _tokens as t
+
+Kind: TypeAlias = Literal["metric", "param", "tag", "attribute", "dataset"]
+OrderKind: TypeAlias = Literal["metric", "param", "tag", "attribute"]
+Value: TypeAlias = float | int | str | tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One clause: ``<kind>.<key> <comparator> <value>``."""
+
+    kind: Kind
+    key: str
+    comparator: str
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """A parsed run filter: the conjunction of ``clauses`` (empty: every run matches)."""
+
+    clauses: tuple[Comparison, ...] = ()
+
+    def keys(self, kind: Kind) -> frozenset[str]:
+        return frozenset(c.key for c in self.clauses if c.kind == kind)
+
+    @property
+    def metric_keys(self) -> frozenset[str]:
+        return self.keys("metric")
+
+    @property
+    def param_keys(self) -> frozenset[str]:
+        return self.keys("param")
+
+    @property
+    def tag_keys(self) -> frozenset[str]:
+        return self.keys("tag")
+
+    @property
+    def uses_datasets(self) -> bool:
+        return any(c.kind == "dataset" for c in self.clauses)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentFilter:
+    """A parsed experiment filter (kinds ``attribute`` and ``tag`` only)."""
+
+    clauses: tuple[Comparison, ...] = ()
+
+    @property
+    def tag_keys(self) -> frozenset[str]:
+        return frozenset(c.key for c in self.clauses if c.kind == "tag")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBy:
+    """One ``order_by`` entry; ``key`` has attribute aliases resolved."""
+
+    kind: OrderKind
+    key: str
+    ascending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRefs:
+    """Which per-run data a filter plus an ordering reads: what a store must load."""
+
+    metrics: frozenset[str]
+    params: frozenset[str]
+    tags: frozenset[str]
+    datasets: bool
+
+
+def referenced_keys(run_filter: RunFilter, order_by: Sequence[OrderBy] = ()) -> KeyRefs:
+    def keys(kind: Kind) -> frozenset[str]:
+        return run_filter.keys(kind) | {o.key for o in order_by if o.kind == kind}
+
+    return KeyRefs(keys("metric"), keys("param"), keys("tag"), run_filter.uses_datasets)
+
+
+# --- vocabulary (MLflow's names, and its declaration order for messages) -------------------
+
+LIKE, ILIKE = "LIKE", "ILIKE"
+METRIC_COMPARATORS = (">", ">=", "!=", "=", "<", "<=")
+PARAM_COMPARATORS = ("!=", "=", LIKE, ILIKE, "IS NULL", "IS NOT NULL")
+TAG_COMPARATORS = PARAM_COMPARATORS
+STRING_ATTRIBUTE_COMPARATORS = ("!=", "=", LIKE, ILIKE, "IN", "NOT IN")
+NUMERIC_ATTRIBUTE_COMPARATORS = METRIC_COMPARATORS
+DATASET_COMPARATORS = STRING_ATTRIBUTE_COMPARATORS
+
+RUN_ATTRIBUTES = ("artifact_uri", "end_time", "run_id", "run_name", "start_time", "status",
+                  "user_id")
+_ATTRIBUTE_ALIASES = {"created": "start_time", "Created": "start_time", "run name": "run_name",
+                      "Run name": "run_name", "Run Name": "run_name"}
+RUN_SEARCH_KEYS = (*RUN_ATTRIBUTES, "created", "Created", "run name", "Run name", "Run Name")
+RUN_ORDER_KEYS = (*RUN_ATTRIBUTES, "created", "Created")
+RUN_NUMERIC_KEYS = ("start_time", "end_time", "created", "Created")
+DATASET_KEYS = ("name", "digest", "context")
+EXPERIMENT_KEYS = ("name", "experiment_id", "creation_time", "last_update_time")
+EXPERIMENT_NUMERIC_KEYS = ("creation_time", "last_update_time")
+
+_ENTITIES = ("metric", "parameter", "tag", "attribute", "dataset")
+_ENTITY_ALIASES = {
+    "metric": "metric", "metrics": "metric",
+    "parameter": "parameter", "parameters": "parameter", "param": "parameter",
+    "params": "parameter",
+    "tag": "tag", "tags": "tag",
+    "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+    "dataset": "dataset", "datasets": "dataset",
+}
+_EXPERIMENT_ENTITIES = ("attribute", "tag", "tags")
+_KINDS: dict[str, Kind] = {"metric": "metric", "parameter": "param", "tag": "tag",
+                           "attribute": "attribute", "dataset": "dataset"}
+
+
+def translate_key_alias(key: str) -> str:
+    return _ATTRIBUTE_ALIASES.get(key, key)
+
+
+def _set_repr(items: Iterable[str]) -> str:
+    return "{" + ", ".join(repr(i) for i in items) + "}"
+
+
+def _invalid(message: str) -> TrackstoreError:
+    return TrackstoreError(message, INVALID_PARAMETER_VALUE)
+
+
+# --- identifiers and values ------------------------------------------------------------------
+
+def _quoted(text: str, quote: str) -> bool:
+    return len(text) >= 2 and text[0] == quote and text[-1] == quote
+
+
+def _trim_backticks(text: str) -> str:
+    return text[1:-1] if _quoted(text, "`") else text
+
+
+def _strip_quotes(text: str, expect_quoted: bool = False) -> str:
+    if _quoted(text, "'") or _quoted(text, '"'):
+        return text[1:-1]
+    if expect_quoted:
+        raise _invalid(
+            f"Parameter value is either not quoted or unidentified quote types used for string "
+            f"value {text}. Use either single or double quotes.")
+    return text
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    """What differs between run and experiment filters."""
+
+    experiments: bool
+    attribute_keys: tuple[str, ...]
+    numeric_keys: tuple[str, ...]
+    list_keys: tuple[str, ...]
+
+    def entity(self, text: str, attribute_keys: tuple[str, ...]) -> tuple[str, str]:
+        """``(entity, key)`` of an identifier's text, as MLflow's ``_get_identifier``."""
+        head, dot, rest = text.partition(".")
+        if not dot:
+            entity, key = "attribute", head
+        else:
+            if self.experiments and head not in _EXPERIMENT_ENTITIES:
+                raise _invalid(f"Invalid entity type '{head}'. Valid entity types are "
+                               f"{_EXPERIMENT_ENTITIES}")
+            name = _trim_backticks(head)
+            if name not in _ENTITY_ALIASES:
+                raise _invalid(f"Invalid entity type '{name}'. Valid values are {list(_ENTITIES)}")
+            entity, key = _ENTITY_ALIASES[name], rest
+        key = _trim_backticks(_strip_quotes(key))
+        if entity == "attribute" and key not in attribute_keys:
+            raise _invalid(f"Invalid attribute key '{key}' specified. Valid keys are "
+                           f"'{_set_repr(attribute_keys)}'")
+        if entity == "dataset" and key not in DATASET_KEYS:
+            raise _invalid(f"Invalid dataset key '{key}' specified. Valid keys are "
+                           f"'{_set_repr(DATASET_KEYS)}'")
+        return entity, key
+
+    def value(self, entity: str, key: str, node: t.Node) -> Value:
+        """The clause value, as MLflow's ``_get_value`` reads it (metric values stay text)."""
+        is_string = node.kind in (t.STRING, t.IDENTIFIER)
+        if entity == "metric":
+            if node.kind not in (t.INTEGER, t.FLOAT):
+                raise _invalid(f"Expected numeric value type for metric. Found {node.text}")
+            return node.text
+        if entity in ("parameter", "tag"):
+            if is_string:
+                return _strip_quotes(node.text, expect_quoted=True)
+            raise _invalid(f"Expected a quoted string value for {entity} (e.g. 'my-value'). "
+                           f"Got value {node.text}")
+        if entity == "attribute":
+            if key in self.numeric_keys:
+                if node.kind == t.INTEGER:
+                    return int(node.text)
+                if node.kind == t.FLOAT:
+                    return float(node.text)
+                raise _invalid(f"Expected numeric value type for numeric attribute: {key}. "
+                               f"Found {node.text}")
+            if is_string:
+                return _strip_quotes(node.text, expect_quoted=True)
+            if node.kind == t.PARENTHESIS:
+                if key not in self.list_keys:
+                    raise _invalid(f"Only {sorted(self.list_keys)} attributes support comparison "
+                                   "with a list of quoted string values.")
+                return _parse_list(node.text)
+            raise _invalid(f"Expected a quoted string value for attributes. Got value {node.text}")
+        # dataset
+        if is_string:
+            return _strip_quotes(node.text, expect_quoted=True)
+        if node.kind == t.PARENTHESIS:
+            return _parse_list(node.text)
+        raise _invalid("Expected a quoted string value for dataset attributes. "
+                       f"Got value {node.text}")
+
+
+_RUNS = _Syntax(False, RUN_SEARCH_KEYS, RUN_NUMERIC_KEYS, ("run_id",))
+_EXPERIMENTS = _Syntax(True, EXPERIMENT_KEYS, EXPERIMENT_NUMERIC_KEYS, ("experiment_id",))
+
+
+def _parse_list(text: str) -> tuple[str, ...]:
+    try:
+        parsed = ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as exc:
+        raise _invalid("While parsing a list in the query, expected a non-empty list of string "
+                       "values, but got ill-formed list.") from exc
+    items = parsed if isinstance(parsed, tuple) else (parsed,)
+    if not items:
+        raise _invalid("While parsing a list in the query, expected a non-empty list of string "
+                       "values, but got empty list")
+    if not all(isinstance(i, str) for i in items):
+        raise _invalid("While parsing a list in the query, expected string value, punctuation, "
+                       f"or whitespace, but got different type in list: {items}")
+    return items
+
+
+# --- statements and clauses -----------------------------------------------------------------
+
+def _join_lists_and_nulls(nodes: list[t.Node]) -> list[t.Node]:
+    """Make comparisons of ``x IN (..)``, ``x NOT IN (..)``, ``x IS NULL``, ``x IS NOT NULL``.
+
+    sqlparse leaves these as separate tokens. Like MLflow, an identifier is looked at together
+    with the two (or three) tokens after it, and those are passed over when they do not fit.
+    """
+    out: list[t.Node] = []
+    i, n = 0, len(nodes)
+    while i < n:
+        first = nodes[i]
+        if n - i < 3:
+            out.extend(nodes[i:])
+            break
+        if first.kind != t.IDENTIFIER:
+            out.append(first)
+            i += 1
+            continue
+        second, third = nodes[i + 1], nodes[i + 2]
+        if second.is_word("IN") and third.kind == t.PARENTHESIS:
+            out.append(_comparison(first, second, third))
+            i += 3
+            continue
+        if second.is_word("IS") and (third.is_word("NULL") or third.is_word("NOT NULL")):
+            word = "IS NULL" if third.is_word("NULL") else "IS NOT NULL"
+            out.append(_comparison(first, t.Node(t.KEYWORD, word)))
+            i += 3
+            continue
+        if i + 3 >= n:
+            out.extend((first, second, third))
+            break
+        fourth = nodes[i + 3]
+        if second.is_word("NOT") and third.is_word("IN") and fourth.kind == t.PARENTHESIS:
+            out.append(_comparison(first, t.Node(t.KEYWORD, "NOT IN"), fourth))
+        else:
+            out.extend((first, second, third, fourth))
+        i += 4
+    return out
+
+
+def _comparison(*parts: t.Node) -> t.Node:
+    return t.Node(t.COMPARISON, " ".join(p.text for p in parts), parts)
+
+
+def _single_statement(text: str) -> list[t.Node]:
+    statements = t.split_statements(text)
+    if not statements:
+        raise _invalid(f"Invalid filter '{text}'. Could not be parsed.")
+    if len(statements) > 1:
+        raise _invalid(f"Search filter contained multiple expression {text!r}. "
+                       "Provide AND-ed expression list.")
+    return t.group_statement(statements[0])
+
+
+@dataclass(frozen=True)
+class _RawClause:
+    """A clause as MLflow's parser returns it: entity name, unresolved key, raw comparator."""
+
+    entity: str
+    key: str
+    comparator: str
+    value: Value
+
+
+def _parse_clauses(text: str, syntax: _Syntax) -> list[_RawClause]:
+    nodes = _join_lists_and_nulls([n for n in _single_statement(text) if not n.is_whitespace])
+    invalid = [n for n in nodes if n.kind != t.COMPARISON and not n.is_word("AND")]
+    if invalid:
+        if syntax.experiments:
+            listed = ", ".join(n.text for n in invalid)
+        else:
+            listed = ", ".join(f"'{n.text}'" for n in invalid)
+        raise _invalid(f"Invalid clause(s) in filter string: {listed}")
+    return [_clause(n, syntax) for n in nodes if n.kind == t.COMPARISON]
+
+
+def _clause(node: t.Node, syntax: _Syntax) -> _RawClause:
+    parts = t.operands(node)
+    if len(parts) == 2 and parts[1].text in ("IS NULL", "IS NOT NULL"):
+        entity, key = syntax.entity(parts[0].text, syntax.attribute_keys)
+        if syntax.experiments and entity != "tag":
+            raise _invalid("IS NULL / IS NOT NULL is only supported for tags, not for attribute "
+                           f"'{key}'")
+        if not syntax.experiments and entity not in ("tag", "parameter"):
+            raise _invalid("IS NULL / IS NOT NULL is only supported for tags and params, "
+                           f"not for '{entity}' '{key}'")
+        return _RawClause(entity, key, parts[1].text, None)
+    if len(parts) != 3:  # not produced by the grouping; kept for parity with MLflow
+        raise _invalid(f"Invalid comparison clause. Expected 3 tokens found {len(parts)}")
+    left, comparator, right = parts
+    if left.kind != t.IDENTIFIER:
+        raise _invalid(f"Invalid comparison clause. Expected 'Identifier' found '{left.text}'")
+    entity, key = syntax.entity(left.text, syntax.attribute_keys)
+    return _RawClause(entity, key, comparator.text, syntax.value(entity, key, right))
+
+
+def _check_comparator(comparator: str, allowed: tuple[str, ...], listed: tuple[str, ...],
+                      closing_quote: bool) -> None:
+    # MLflow's messages differ in whether the set is followed by a closing quote.
+    if comparator not in allowed:
+        end = "'" if closing_quote else ""
+        raise _invalid(f"Invalid comparator '{comparator}' not one of '{_set_repr(listed)}{end}")
+
+
+def _run_comparison(raw: _RawClause) -> Comparison:
+    comparator = raw.comparator.upper()
+    key = translate_key_alias(raw.key) if raw.entity == "attribute" else raw.key
+    value = raw.value
+    if raw.entity == "metric":
+        _check_comparator(comparator, METRIC_COMPARATORS, METRIC_COMPARATORS, False)
+        assert isinstance(value, str)
+        value = float(value)
+    elif raw.entity == "parameter":
+        _check_comparator(comparator, PARAM_COMPARATORS, PARAM_COMPARATORS, True)
+    elif raw.entity == "tag":
+        _check_comparator(comparator, TAG_COMPARATORS, TAG_COMPARATORS, False)
+    elif raw.entity == "attribute" and key not in RUN_NUMERIC_KEYS:
+        _check_comparator(comparator, STRING_ATTRIBUTE_COMPARATORS, STRING_ATTRIBUTE_COMPARATORS,
+                          True)
+    elif raw.entity == "attribute":
+        _check_comparator(comparator, NUMERIC_ATTRIBUTE_COMPARATORS,
+                          STRING_ATTRIBUTE_COMPARATORS, False)
+    else:
+        _check_comparator(comparator, DATASET_COMPARATORS, DATASET_COMPARATORS, False)
+    _check_list_comparator(comparator, value)
+    return Comparison(_KINDS[raw.entity], key, comparator, value)
+
+
+def _experiment_comparison(raw: _RawClause) -> Comparison:
+    comparator = raw.comparator.upper()
+    if raw.entity == "attribute" and raw.key not in EXPERIMENT_NUMERIC_KEYS:
+        _check_comparator(comparator, STRING_ATTRIBUTE_COMPARATORS, STRING_ATTRIBUTE_COMPARATORS,
+                          True)
+    elif raw.entity == "attribute":
+        _check_comparator(comparator, NUMERIC_ATTRIBUTE_COMPARATORS,
+                          STRING_ATTRIBUTE_COMPARATORS, False)
+    else:
+        _check_comparator(comparator, TAG_COMPARATORS, TAG_COMPARATORS, False)
+    _check_list_comparator(comparator, raw.value)
+    return Comparison(_KINDS[raw.entity], raw.key, comparator, raw.value)
+
+
+def _check_list_comparator(comparator: str, value: Value) -> None:
+    # MLflow compares a list with = / != (never equal) but crashes on LIKE / ILIKE.
+    if isinstance(value, tuple) and comparator in (LIKE, ILIKE):
+        raise _invalid(f"Invalid comparator '{comparator}' for a list of values")
+
+
+@functools.lru_cache(maxsize=512)
+def parse_run_filter(filter_string: str | None) -> RunFilter:
+    """Parse a ``search_runs`` filter; ``None`` or ``""`` match every run."""
+    if not filter_string:
+        return RunFilter()
+    raw = _parse_clauses(filter_string, _RUNS)
+    return RunFilter(tuple(_run_comparison(r) for r in raw))
+
+
+@functools.lru_cache(maxsize=512)
+def parse_experiment_filter(filter_string: str | None) -> ExperimentFilter:
+    """Parse a ``search_experiments`` filter; ``None`` or ``""`` match every experiment."""
+    if not filter_string:
+        return ExperimentFilter()
+    raw = _parse_clauses(filter_string, _EXPERIMENTS)
+    return ExperimentFilter(tuple(_experiment_comparison(r) for r in raw))
+
+
+# --- order_by ----------------------------------------------------------------------------
+
+def _order_identifier(order_by: str) -> tuple[str, bool]:
+    """The identifier text and direction of one ``order_by`` entry."""
+    unparsable = _invalid(f"Invalid order_by clause '{order_by}'. Could not be parsed.")
+    statements = t.split_statements(order_by)
+    if len(statements) != 1:
+        raise unparsable
+    nodes = t.group_statement(statements[0])
+    if len(nodes) != 1 or nodes[0].kind != t.IDENTIFIER:
+        raise unparsable
+    text = nodes[0].text
+    try:
+        words = shlex.split(text.replace("`", '"'))
+    except ValueError:
+        raise unparsable from None
+    if len(words) > 2:
+        raise unparsable
+    ascending = True
+    if len(words) == 2:
+        direction = words[1].lower()
+        if direction not in ("asc", "desc"):
+            raise _invalid(f"Invalid ordering key in order_by clause '{order_by}'.")
+        ascending = direction == "asc"
+        text = words[0]
+    return text.strip(), ascending
+
+
+@functools.lru_cache(maxsize=512)
+def parse_run_order_clause(order_by: str) -> OrderBy:
+    text, ascending = _order_identifier(order_by)
+    entity, key = _RUNS.entity(text, RUN_ORDER_KEYS)
+    if entity == "dataset":
+        raise _invalid(f"Invalid order_by entity type '{entity}'")
+    kind = _KINDS[entity]
+    assert kind != "dataset"
+    return OrderBy(kind, translate_key_alias(key) if kind == "attribute" else key, ascending)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_experiment_order_clause(order_by: str) -> OrderBy:
+    text, ascending = _order_identifier(order_by)
+    entity, key = _EXPERIMENTS.entity(text, EXPERIMENT_KEYS)
+    if entity != "attribute":
+        raise _invalid(f"Invalid order_by entity: {entity}")
+    return OrderBy("attribute", key, ascending)
+
+
+def parse_run_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
+    """Parse ``search_runs``' ``order_by`` list; a field may appear only once."""
+    parsed: list[OrderBy] = []
+    seen: set[tuple[str, str]] = set()
+    for clause in order_by or ():
+        entry = parse_run_order_clause(clause)
+        if (entry.kind, entry.key) in seen:
+            raise _invalid(f"`order_by` contains duplicate fields: {list(order_by or ())}")
+        seen.add((entry.kind, entry.key))
+        parsed.append(entry)
+    return tuple(parsed)
+
+
+def parse_experiment_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
+    """Parse ``search_experiments``' ``order_by`` list (attributes only)."""
+    return tuple(parse_experiment_order_clause(clause) for clause in order_by or ())

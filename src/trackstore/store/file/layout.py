@@ -1,0 +1,192 @@
+"""The ``mlruns`` layout as MLflow 3.x writes it, and the low-level file operations on it.
+
+::
+
+    <root>/
+      .trash/<experiment_id>/...          deleted experiments, moved whole
+      .trackstore-run-index               trackstore's side file: "<run_id> <experiment_id>" lines
+      <experiment_id>/meta.yaml
+      <experiment_id>/tags/<key>          experiment tags; "/" in a key makes sub-directories
+      <experiment_id>/datasets/<dataset_id>/meta.yaml
+      <experiment_id>/<run_id>/meta.yaml
+      <experiment_id>/<run_id>/{metrics,params,tags}/<key>
+      <experiment_id>/<run_id>/artifacts/
+      <experiment_id>/<run_id>/inputs/<input_id>/meta.yaml
+
+Every write that replaces a file is atomic (temporary file in the same directory, then
+``rename``): a crash leaves the old content or the new, never an empty or partial file.
+Side files are plain files at the root: MLflow lists directories only, so it ignores them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+
+TRASH = ".trash"
+META = "meta.yaml"
+METRICS = "metrics"
+PARAMS = "params"
+TAGS = "tags"
+ARTIFACTS = "artifacts"
+INPUTS = "inputs"
+DATASETS = "datasets"
+DEFAULT_EXPERIMENT_ID = "0"
+RUN_INDEX = ".trackstore-run-index"
+#: Sub-directories of an experiment that are not runs.
+RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
+#: Top-level directories that are not experiments (the file model registry lives in models/).
+RESERVED_ROOT_FOLDERS = frozenset({TRASH, "models"})
+
+_FSYNC = os.environ.get("TRACKSTORE_FSYNC", "1").strip().lower() not in ("0", "false", "no")
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def new_experiment_id() -> str:
+    """An 18-digit random id, as MLflow >= 2.0 generates them (never starts with 0)."""
+    digits = str(uuid.uuid4().int)[-18:]
+    stripped = digits.lstrip("0")
+    pad = "".join(str(secrets.randbelow(10)) for _ in range(len(digits) - len(stripped)))
+    return (stripped + pad) if stripped else str(secrets.randbelow(9) + 1) + "0" * 17
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file, with the fewest syscalls Python allows (no buffered file object)."""
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1) if size else b""
+        if len(data) <= size:
+            return data
+        chunks = [data]
+        while True:  # the file grew while we read it
+            more = os.read(fd, 1 << 20)
+            if not more:
+                return b"".join(chunks)
+            chunks.append(more)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def _tmp_name(path: str, tmp_dir: str | None) -> str:
+    head, tail = os.path.split(path)
+    tail = tail.replace("/", "_")
+    return os.path.join(tmp_dir or head, f".{tail}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_atomic(path: str, data: bytes, *, tmp_dir: str | None = None,
+                 fsync: bool = _FSYNC) -> None:
+    """Replace *path* with *data* atomically (temp file, then ``rename``).
+
+    The temp file lives in *tmp_dir* (default: next to *path*), which must be on the same
+    filesystem. Keys' folders get their temp files from the owning run or experiment directory,
+    where MLflow never lists files, so no reader ever sees a half-made key.
+    """
+    tmp = _tmp_name(path, tmp_dir)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+    try:
+        _write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def create_exclusive(path: str, data: bytes, *, tmp_dir: str | None = None) -> bool:
+    """Create *path* holding *data* unless it exists; True if created.
+
+    Readers never see a partial file: the content is written to a temp file that is then
+    hard-linked into place, which fails if the name is taken.
+    """
+    tmp = _tmp_name(path, tmp_dir)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        # A filesystem without hard links: fall back to O_EXCL creation of the final name.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+        except FileExistsError:
+            return False
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return True
+    finally:
+        _unlink_quietly(tmp)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def list_dirs(path: str) -> list[str]:
+    """Names of the sub-directories of *path* ([] if it does not exist)."""
+    try:
+        with os.scandir(path) as it:
+            return [e.name for e in it if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def walk_keys(folder: str) -> Iterator[tuple[str, str]]:
+    """(key, path) for every file under *folder*; a key's "/" are sub-directories."""
+    stack = [("", folder)]
+    while stack:
+        prefix, path = stack.pop()
+        try:
+            it = os.scandir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with it:
+            for entry in it:
+                name = entry.name
+                if entry.is_dir():
+                    stack.append((prefix + name + "/", entry.path))
+                else:
+                    yield prefix + name, entry.path
+
+
+def key_path(folder: str, key: str) -> str:
+    """The file of *key* under *folder* (the key is already validated: no ``..``, no ``/``
+    at either end)."""
+    return os.path.join(folder, *key.split("/"))

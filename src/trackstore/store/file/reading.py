@@ -1,0 +1,244 @@
+"""Reading runs from a run directory: whole runs, and lazy records for search.
+
+Reads never raise because of a damaged entry: a torn or malformed metric line, an unreadable
+param file or input is reported through the store's ``report`` callback and skipped, and
+everything else is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ... import _metrics
+from ...entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelInput,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunTag,
+)
+from .layout import DATASETS, INPUTS, META, METRICS, PARAMS, TAGS, key_path, read_bytes, walk_keys
+from .meta import BadMeta, load_meta
+
+Report = Callable[[str, str], None]
+
+
+def dataset_id(name: str, digest: str) -> str:
+    md5 = hashlib.md5(name.encode("utf-8"), usedforsecurity=False)
+    md5.update(digest.encode("utf-8"))
+    return md5.hexdigest()
+
+
+def input_id(source_id: str, run_id: str) -> str:
+    return hashlib.md5((source_id + run_id).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def report_metric_damage(report: Report, path: str, key: str, parsed_torn: bool,
+                         bad_lines: list[tuple[int, str]]) -> None:
+    if parsed_torn:
+        report(path, f"metric '{key}': torn last line (a writer was interrupted); skipped")
+    for line_no, reason in bad_lines[:3]:
+        report(path, f"metric '{key}': line {line_no} is malformed ({reason}); skipped")
+    if len(bad_lines) > 3:
+        report(path, f"metric '{key}': {len(bad_lines) - 3} more malformed lines skipped")
+
+
+def latest_metric(path: str, key: str, report: Report) -> Metric | None:
+    """The point MLflow shows as the metric's value, or None if the file holds no point."""
+    try:
+        data = read_bytes(path)
+    except OSError as exc:
+        report(path, f"metric '{key}' cannot be read: {exc.strerror}")
+        return None
+    point = _metrics.latest(data)
+    if point is None or point.skipped:
+        # Only for damaged or empty files: parse again to say what was skipped and where.
+        parsed = _metrics.parse(data)
+        report_metric_damage(report, path, key, parsed.torn, parsed.bad_lines)
+        if point is None:
+            return None
+    return Metric(key, point.value, point.timestamp, point.step,
+                  dataset_name=point.dataset_name, dataset_digest=point.dataset_digest)
+
+
+def read_params(run_dir: str, report: Report) -> list[Param]:
+    return [Param(k, v) for k, v in _read_key_files(os.path.join(run_dir, PARAMS), report)]
+
+
+def read_tags(folder: str, report: Report) -> list[RunTag]:
+    return [RunTag(k, v) for k, v in _read_key_files(folder, report)]
+
+
+def read_one(folder: str, key: str) -> str | None:
+    """The value of one param or tag, or None if absent (or unreadable)."""
+    try:
+        return read_bytes(key_path(folder, key)).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def _read_key_files(folder: str, report: Report) -> list[tuple[str, str]]:
+    out = []
+    for key, path in walk_keys(folder):
+        try:
+            data = read_bytes(path)
+        except OSError as exc:
+            report(path, f"cannot be read: {exc.strerror}")
+            continue
+        try:
+            out.append((key, data.decode("utf-8")))
+        except UnicodeDecodeError:
+            report(path, "is not valid UTF-8; undecodable bytes replaced")
+            out.append((key, data.decode("utf-8", "replace")))
+    return out
+
+
+def read_metrics(run_dir: str, report: Report) -> list[Metric]:
+    out = []
+    for key, path in walk_keys(os.path.join(run_dir, METRICS)):
+        metric = latest_metric(path, key, report)
+        if metric is not None:
+            out.append(metric)
+    return out
+
+
+def read_inputs(run_dir: str, experiment_dir: str, report: Report) -> RunInputs:
+    inputs_dir = os.path.join(run_dir, INPUTS)
+    try:
+        names = sorted(os.listdir(inputs_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return RunInputs()
+    datasets: list[DatasetInput] = []
+    models: list[LoggedModelInput] = []
+    for name in names:
+        path = os.path.join(inputs_dir, name, META)
+        try:
+            meta = load_meta(path)
+        except BadMeta as exc:
+            report(path, str(exc))
+            continue
+        source_type, source_id = meta.get("source_type"), meta.get("source_id")
+        if source_type == "MODEL" and isinstance(source_id, str):
+            models.append(LoggedModelInput(source_id))
+        elif source_type == "DATASET" and isinstance(source_id, str):
+            dataset = read_dataset(experiment_dir, source_id, report)
+            if dataset is not None:
+                tags = meta.get("tags") or {}
+                datasets.append(DatasetInput(
+                    dataset, [InputTag(str(k), str(v)) for k, v in dict(tags).items()]))
+    return RunInputs(datasets, models)
+
+
+def read_dataset(experiment_dir: str, ds_id: str, report: Report) -> Dataset | None:
+    path = os.path.join(experiment_dir, DATASETS, ds_id, META)
+    try:
+        meta = load_meta(path)
+    except BadMeta as exc:
+        report(path, f"dataset referenced by a run input is unusable: {exc}")
+        return None
+    try:
+        return Dataset(name=meta["name"], digest=meta["digest"], source_type=meta["source_type"],
+                       source=meta["source"], schema=meta.get("schema"),
+                       profile=meta.get("profile"))
+    except KeyError as exc:
+        report(path, f"dataset lacks {exc}")
+        return None
+
+
+def load_run(info: RunInfo, run_dir: str, experiment_dir: str, report: Report) -> Run:
+    tags = read_tags(os.path.join(run_dir, TAGS), report)
+    if not info.run_name:
+        for tag in tags:
+            if tag.key == "mlflow.runName":
+                info.run_name = tag.value
+    return Run(info, RunData(read_metrics(run_dir, report), read_params(run_dir, report), tags),
+               read_inputs(run_dir, experiment_dir, report))
+
+
+class RunRecord:
+    """A run as search sees it: info from ``meta.yaml``, everything else read on demand once."""
+
+    __slots__ = ("_cache", "_datasets", "_report", "experiment_dir", "info", "run_dir")
+
+    def __init__(self, info: RunInfo, run_dir: str, experiment_dir: str, report: Report) -> None:
+        self.info = info
+        self.run_dir = run_dir
+        self.experiment_dir = experiment_dir
+        self._report = report
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._datasets: list[tuple[str, str, str | None]] | None = None
+
+    # attributes, named as the search grammar names them
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    @property
+    def run_name(self) -> str | None:
+        return self.info.run_name
+
+    @property
+    def user_id(self) -> str | None:
+        return self.info.user_id
+
+    @property
+    def status(self) -> str:
+        return self.info.status
+
+    @property
+    def start_time(self) -> int | None:
+        return self.info.start_time
+
+    @property
+    def end_time(self) -> int | None:
+        return self.info.end_time
+
+    @property
+    def artifact_uri(self) -> str | None:
+        return self.info.artifact_uri
+
+    @property
+    def lifecycle_stage(self) -> str:
+        return self.info.lifecycle_stage
+
+    def metric(self, key: str) -> float | None:
+        found = self._cache.get(("m", key), self)
+        if found is self:
+            path = key_path(os.path.join(self.run_dir, METRICS), key)
+            metric = latest_metric(path, key, self._report) if os.path.isfile(path) else None
+            found = self._cache[("m", key)] = None if metric is None else metric.value
+        return found  # type: ignore[no-any-return]
+
+    def param(self, key: str) -> str | None:
+        return self._value("p", PARAMS, key)
+
+    def tag(self, key: str) -> str | None:
+        return self._value("t", TAGS, key)
+
+    def _value(self, kind: str, folder: str, key: str) -> str | None:
+        found = self._cache.get((kind, key), self)
+        if found is self:
+            found = self._cache[(kind, key)] = read_one(os.path.join(self.run_dir, folder), key)
+        return found  # type: ignore[no-any-return]
+
+    def datasets(self) -> list[tuple[str, str, str | None]]:
+        if self._datasets is None:
+            inputs = read_inputs(self.run_dir, self.experiment_dir, self._report)
+            self._datasets = [
+                (d.dataset.name, d.dataset.digest,
+                 next((t.value for t in d.tags if t.key == "mlflow.data.context"), None))
+                for d in inputs.dataset_inputs
+            ]
+        return self._datasets
+
+    def load(self) -> Run:
+        return load_run(self.info, self.run_dir, self.experiment_dir, self._report)

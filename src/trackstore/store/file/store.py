@@ -1,0 +1,588 @@
+"""The file store: MLflow's ``mlruns`` layout, read and written compatibly, much faster.
+
+What it adds to the layout is in :mod:`.layout` (atomic writes, the run index side file);
+how metric points are appended is in :mod:`.appender`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ... import _metrics
+from ...entities import (
+    DatasetInput,
+    LifecycleStage,
+    LoggedModelInput,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from ...exceptions import (
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackstoreError,
+)
+from ...search import create_page_token, parse_page_token, search_runs
+from ...validation import validate_experiment_id
+from ..base import RUN_NAME_TAG, AbstractStore
+from ..naming import random_run_name
+from .appender import MetricAppender
+from .experiments import ExperimentsMixin, now_ms
+from .index import RunIndex
+from .layout import (
+    ARTIFACTS,
+    DATASETS,
+    INPUTS,
+    META,
+    METRICS,
+    PARAMS,
+    RESERVED_EXPERIMENT_FOLDERS,
+    TAGS,
+    TRASH,
+    create_exclusive,
+    key_path,
+    list_dirs,
+    new_run_id,
+    read_bytes,
+    write_atomic,
+)
+from .meta import (
+    BadMeta,
+    append_to_uri,
+    dump_meta,
+    file_uri_to_path,
+    load_meta,
+    path_to_file_uri,
+    resolve_local_uri,
+    run_info_from_meta,
+    run_meta,
+)
+from .reading import (
+    RunRecord,
+    dataset_id,
+    input_id,
+    load_run,
+    read_one,
+    report_metric_damage,
+)
+
+logger = logging.getLogger("trackstore.file")
+
+
+@dataclass(slots=True)
+class _RunState:
+    """What this process knows about a run; revalidated with one ``stat`` per use."""
+
+    run_dir: str
+    experiment_dir: str
+    meta_path: str
+    metrics_dir: str
+    signature: tuple[int, int, int]
+    meta: dict[str, Any]
+    info: RunInfo
+    checked_at: float = 0.0
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class FileStore(ExperimentsMixin, AbstractStore):
+    """A tracking store in an ``mlruns`` directory, as MLflow lays it out.
+
+    Args:
+        root_directory: the ``mlruns`` directory (path or ``file:`` URI); default
+            ``MLFLOW_TRACKING_DIR`` or ``./mlruns``. Created with experiment 0 if absent.
+        artifact_root_uri: where new experiments keep artifacts; default the root itself.
+    """
+
+    #: Seconds a run's cached state is trusted by writes before ``meta.yaml`` is checked again.
+    revalidate_after = 0.1
+
+    def __init__(self, root_directory: str | None = None,
+                 artifact_root_uri: str | None = None) -> None:
+        root = root_directory or os.environ.get("MLFLOW_TRACKING_DIR") or "mlruns"
+        self.root_directory = os.path.abspath(file_uri_to_path(root))
+        self.artifact_root_uri = (resolve_local_uri(artifact_root_uri) if artifact_root_uri
+                                  else path_to_file_uri(self.root_directory))
+        self.trash_folder = os.path.join(self.root_directory, TRASH)
+        self._lock = threading.RLock()
+        self._runs: dict[str, _RunState] = {}
+        self._appender = MetricAppender()
+        self._index = RunIndex(self.root_directory)
+        self._problems: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
+        self._reported: set[tuple[str, str]] = set()
+        if os.path.exists(self.root_directory) and not os.path.isdir(self.root_directory):
+            raise TrackstoreError(f"'{self.root_directory}' is not a directory.",
+                                  INVALID_PARAMETER_VALUE)
+        if not os.path.exists(self.root_directory):
+            os.makedirs(self.root_directory, exist_ok=True)
+            self.create_default_experiment()
+        try:
+            os.makedirs(self.trash_folder, exist_ok=True)
+        except OSError:
+            pass  # a read-only tree can still be read
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.root_directory!r})"
+
+    # -- problems -----------------------------------------------------------------------------
+
+    def _report(self, path: str, problem: str) -> None:
+        """Record a damaged entry that was skipped; logged once per (path, problem)."""
+        item = (path, problem)
+        self._problems.append(item)
+        if item not in self._reported:
+            if len(self._reported) > 10000:
+                self._reported.clear()
+            self._reported.add(item)
+            logger.warning("%s: %s", path, problem)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Damaged entries met recently (path, what was wrong); each was skipped."""
+        return list(self._problems)
+
+    # -- locating runs --------------------------------------------------------------------------
+
+    def _locate_run(self, run_id: str) -> tuple[str, str] | None:
+        """(run_dir, experiment_dir) of *run_id*, from the index or by probing experiments."""
+        experiment_id = self._index.get(run_id)
+        if experiment_id is not None:
+            for parent in (self.root_directory, self.trash_folder):
+                experiment_dir = os.path.join(parent, experiment_id)
+                run_dir = os.path.join(experiment_dir, run_id)
+                if os.path.exists(os.path.join(run_dir, META)):
+                    return run_dir, experiment_dir
+        for experiment_id, experiment_dir in self._experiment_ids(ViewType.ALL):
+            run_dir = os.path.join(experiment_dir, run_id)
+            if os.path.exists(os.path.join(run_dir, META)):
+                self._index.remember(run_id, experiment_id)
+                return run_dir, experiment_dir
+        return None
+
+    def _run_state(self, run_id: str) -> _RunState:
+        state = self._runs.get(run_id)
+        if state is not None:
+            try:
+                if _signature(os.stat(state.meta_path)) == state.signature:
+                    return state
+            except OSError:
+                pass
+            self._drop_run(run_id, state)
+        located = self._locate_run(run_id)
+        if located is None:
+            raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+        return self._load_state(run_id, *located)
+
+    def _load_state(self, run_id: str, run_dir: str, experiment_dir: str) -> _RunState:
+        meta_path = os.path.join(run_dir, META)
+        try:
+            st = os.stat(meta_path)
+            meta = load_meta(meta_path)
+            info = run_info_from_meta(meta, meta_path)
+        except (OSError, BadMeta) as exc:
+            self._report(meta_path, str(exc))
+            raise TrackstoreError(f"Run '{run_id}' metadata is in invalid state.",
+                                  INVALID_STATE) from None
+        if info.run_id != run_id or info.experiment_id != os.path.basename(experiment_dir):
+            self._report(meta_path, "run_id or experiment_id does not match the directory")
+            raise TrackstoreError(f"Run '{run_id}' metadata is in invalid state.", INVALID_STATE)
+        state = _RunState(run_dir, experiment_dir, meta_path, os.path.join(run_dir, METRICS),
+                          _signature(st), meta, info)
+        self._runs[run_id] = state
+        return state
+
+    def _drop_run(self, run_id: str, state: _RunState) -> None:
+        self._runs.pop(run_id, None)
+        self._appender.forget(state.run_dir + os.sep)
+
+    def _forget_dir(self, path: str) -> None:
+        """Drop cached state under *path* (an experiment about to move or vanish)."""
+        prefix = path + os.sep
+        for run_id, state in list(self._runs.items()):
+            if state.run_dir.startswith(prefix):
+                self._runs.pop(run_id, None)
+        self._appender.forget(prefix)
+
+    def _active_run(self, run_id: str) -> _RunState:
+        """The state of a run that may be written to.
+
+        Changes made through this store are seen at once. Changes made by another process
+        (a delete, the experiment moved to .trash) are seen within ``revalidate_after``
+        seconds: the hot path does not touch the disk for every point.
+        """
+        state = self._runs.get(run_id)
+        now = time.monotonic()
+        if state is None or now - state.checked_at > self.revalidate_after:
+            state = self._run_state(run_id)
+            state.checked_at = now
+        if state.info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise TrackstoreError(f"The run {run_id} must be in 'active' lifecycle_stage.",
+                                  INVALID_PARAMETER_VALUE)
+        return state
+
+    def _write_run_meta(self, state: _RunState, info: RunInfo,
+                        deleted_time: int | None = None) -> None:
+        meta = run_meta(info, state.meta, deleted_time)
+        write_atomic(state.meta_path, dump_meta(meta))
+        state.meta, state.info = meta, info
+        try:
+            state.signature = _signature(os.stat(state.meta_path))
+        except OSError:
+            self._runs.pop(info.run_id, None)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def _create_run(self, experiment_id: str | None, user_id: str | None,
+                    start_time: int | None, tags: list[RunTag], run_name: str | None) -> Run:
+        experiment_id = validate_experiment_id("0" if experiment_id is None else experiment_id)
+        experiment_dir = self._experiment_dir(experiment_id)
+        if experiment_dir is None:
+            raise TrackstoreError(
+                f"Could not create run under experiment with ID {experiment_id} - no such "
+                "experiment exists.", RESOURCE_DOES_NOT_EXIST)
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise TrackstoreError(
+                f"Could not create run under non-active experiment with ID {experiment_id}.",
+                INVALID_PARAMETER_VALUE)
+        name_tag = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
+        run_name = run_name or name_tag or random_run_name()
+        if name_tag is None:
+            tags = [*tags, RunTag(RUN_NAME_TAG, run_name)]
+        run_id = new_run_id()
+        run_dir = os.path.join(experiment_dir, run_id)
+        info = RunInfo(
+            run_id=run_id, experiment_id=experiment_id, user_id=user_id or "unknown",
+            status="RUNNING", start_time=now_ms() if start_time is None else start_time,
+            end_time=None, lifecycle_stage=LifecycleStage.ACTIVE,
+            artifact_uri=append_to_uri(experiment.artifact_location, run_id, ARTIFACTS),
+            run_name=run_name)
+        os.mkdir(run_dir)
+        for sub in (METRICS, PARAMS, TAGS, ARTIFACTS):
+            os.mkdir(os.path.join(run_dir, sub))
+        tag_values = {t.key: t.value for t in tags}
+        for key, value in tag_values.items():
+            self._write_key(run_dir, TAGS, key, value)
+        meta = run_meta(info)
+        meta_path = os.path.join(run_dir, META)
+        # meta.yaml last: a crash before it leaves a directory every reader skips.
+        write_atomic(meta_path, dump_meta(meta))
+        self._index.remember(run_id, experiment_id)
+        self._runs[run_id] = _RunState(run_dir, experiment_dir, meta_path,
+                                       os.path.join(run_dir, METRICS),
+                                       _signature(os.stat(meta_path)), meta, info)
+        return Run(RunInfo(**{f: getattr(info, f) for f in info.__dataclass_fields__}),
+                   load_run(info, run_dir, experiment_dir, self._report).data)
+
+    def get_run(self, run_id: str) -> Run:
+        from ..base import checked_run_id
+
+        state = self._run_state(checked_run_id(run_id))
+        info = RunInfo(**{f: getattr(state.info, f) for f in state.info.__dataclass_fields__})
+        return load_run(info, state.run_dir, state.experiment_dir, self._report)
+
+    def _update_run_info(self, run_id: str, status: int | None, end_time: int | None,
+                         run_name: str | None) -> RunInfo:
+        with self._lock:
+            state = self._active_run(run_id)
+            old = state.info
+            info = RunInfo(
+                run_id=old.run_id, experiment_id=old.experiment_id, user_id=old.user_id,
+                status=RunStatus.to_string(status) if status else old.status,
+                start_time=old.start_time, end_time=end_time if end_time else old.end_time,
+                lifecycle_stage=old.lifecycle_stage, artifact_uri=old.artifact_uri,
+                run_name=run_name or old.run_name)
+            if run_name:
+                self._write_key(state.run_dir, TAGS, RUN_NAME_TAG, run_name)
+            self._write_run_meta(state, info)
+            return info
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        from ..base import checked_run_id
+
+        with self._lock:
+            state = self._run_state(checked_run_id(run_id))
+            old = state.info
+            info = RunInfo(old.run_id, old.experiment_id, old.user_id, old.status,
+                           old.start_time, old.end_time, stage, old.artifact_uri, old.run_name)
+            self._write_run_meta(state, info,
+                                 now_ms() if stage == LifecycleStage.DELETED else None)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    def _set_runs_stage(self, experiment_id: str, experiment_dir: str, stage: str,
+                        deleted_time: int | None) -> None:
+        """Move every run of an experiment to *stage* (delete/restore of the experiment).
+
+        Deleting touches only active runs (earlier deletions keep their ``deleted_time``);
+        restoring revives every deleted run, as MLflow does.
+        """
+        for record in self._run_records(experiment_id, experiment_dir, ViewType.ALL):
+            info = record.info
+            if info.lifecycle_stage == stage:
+                continue
+            state = self._load_state(info.run_id, record.run_dir, experiment_dir)
+            new = RunInfo(info.run_id, info.experiment_id, info.user_id, info.status,
+                          info.start_time, info.end_time, stage, info.artifact_uri,
+                          info.run_name)
+            self._write_run_meta(state, new, deleted_time)
+
+    def _run_records(self, experiment_id: str, experiment_dir: str,
+                     view_type: int) -> Iterator[RunRecord]:
+        stages = LifecycleStage.view_type_to_stages(view_type)
+        for name in list_dirs(experiment_dir):
+            if name in RESERVED_EXPERIMENT_FOLDERS:
+                continue
+            run_dir = os.path.join(experiment_dir, name)
+            meta_path = os.path.join(run_dir, META)
+            try:
+                info = run_info_from_meta(load_meta(meta_path), meta_path)
+            except BadMeta as exc:
+                if os.path.exists(meta_path):
+                    self._report(meta_path, f"malformed run skipped: {exc}")
+                continue  # a directory without meta.yaml is not a run (MLflow agrees)
+            if info.experiment_id != experiment_id or info.run_id != name:
+                self._report(meta_path, "run skipped: its run_id or experiment_id does not "
+                             "match its directory")
+                continue
+            if info.lifecycle_stage in stages:
+                self._index.remember(info.run_id, experiment_id, persist=False)
+                yield RunRecord(info, run_dir, experiment_dir, self._report)
+
+    def _search_runs(self, experiment_ids: list[str], filter_string: str, run_view_type: int,
+                     max_results: int, order_by: list[str], page_token: str | None
+                     ) -> PagedList[Run]:
+        records: list[RunRecord] = []
+        for experiment_id in dict.fromkeys(experiment_ids):
+            validate_experiment_id(experiment_id)
+            experiment_dir = self._experiment_dir(experiment_id)
+            if experiment_dir is not None:
+                records.extend(self._run_records(experiment_id, experiment_dir, run_view_type))
+        page, token = search_runs(records, filter_string, order_by, max_results, page_token)
+        return PagedList([record.load() for record in page], token)
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def _write_key(self, run_dir: str, folder: str, key: str, value: str) -> None:
+        path = key_path(os.path.join(run_dir, folder), key)
+        try:
+            write_atomic(path, value.encode("utf-8"), tmp_dir=run_dir, fsync=False)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_atomic(path, value.encode("utf-8"), tmp_dir=run_dir, fsync=False)
+        except (IsADirectoryError, NotADirectoryError):
+            raise TrackstoreError(f"Key '{key}' conflicts with another key of this run: one "
+                                  "names a file where the other needs a directory",
+                                  INVALID_PARAMETER_VALUE) from None
+
+    def _log_params(self, state: _RunState, params: list[Param]) -> None:
+        folder = os.path.join(state.run_dir, PARAMS)
+        # Check every param before writing any: a conflict changes nothing.
+        fresh = []
+        for param in params:
+            existing = read_one(folder, param.key)
+            if existing is None:
+                fresh.append(param)
+            elif existing != param.value:
+                raise _param_conflict(param, existing, state.info.run_id)
+        for param in fresh:
+            path = key_path(folder, param.key)
+            data = param.value.encode("utf-8")
+            try:
+                created = create_exclusive(path, data, tmp_dir=state.run_dir)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                created = create_exclusive(path, data, tmp_dir=state.run_dir)
+            except (IsADirectoryError, NotADirectoryError):
+                raise TrackstoreError(f"Param key '{param.key}' conflicts with another param "
+                                      "key of this run", INVALID_PARAMETER_VALUE) from None
+            if not created:  # another writer got there first
+                existing = read_one(folder, param.key)
+                if existing != param.value:
+                    raise _param_conflict(param, existing or "", state.info.run_id)
+
+    def _log_metrics(self, state: _RunState, metrics: list[Metric]) -> None:
+        metrics_dir = state.metrics_dir
+        append = self._appender.append
+        if len(metrics) == 1:
+            m = metrics[0]
+            append(metrics_dir, m.key, _metrics.format_line(
+                m.timestamp, m.value, m.step, m.dataset_name, m.dataset_digest))
+            return
+        groups: dict[str, list[Metric]] = {}
+        for m in metrics:
+            group = groups.get(m.key)
+            if group is None:
+                groups[m.key] = [m]
+            else:
+                group.append(m)
+        for key, group in groups.items():
+            if any(m.dataset_name is not None for m in group):
+                data = b"".join(_metrics.format_line(m.timestamp, m.value, m.step,
+                                                     m.dataset_name, m.dataset_digest)
+                                for m in group)
+            else:
+                data = _metrics.format_lines([m.timestamp for m in group],
+                                             [m.value for m in group],
+                                             [m.step for m in group])
+            append(metrics_dir, key, data)
+
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
+                   tags: list[RunTag]) -> None:
+        state = self._active_run(run_id)
+        if params:
+            self._log_params(state, params)
+        if metrics:
+            self._log_metrics(state, metrics)
+        if tags:
+            values = {t.key: t.value for t in tags}
+            for key, value in values.items():
+                self._write_key(state.run_dir, TAGS, key, value)
+            if RUN_NAME_TAG in values and values[RUN_NAME_TAG] != state.info.run_name:
+                with self._lock:
+                    old = state.info
+                    self._write_run_meta(state, RunInfo(
+                        old.run_id, old.experiment_id, old.user_id, old.status, old.start_time,
+                        old.end_time, old.lifecycle_stage, old.artifact_uri,
+                        values[RUN_NAME_TAG]), state.meta.get("deleted_time"))
+
+    def _delete_tag(self, run_id: str, key: str) -> None:
+        state = self._active_run(run_id)
+        try:
+            os.unlink(key_path(os.path.join(state.run_dir, TAGS), key))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise TrackstoreError(f"No tag with name: {key} in run with id {run_id}",
+                                  RESOURCE_DOES_NOT_EXIST) from None
+
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput],
+                    models: list[LoggedModelInput]) -> None:
+        state = self._active_run(run_id)
+        for dataset_input in datasets:
+            dataset = dataset_input.dataset
+            ds_id = dataset_id(dataset.name, dataset.digest)
+            ds_dir = os.path.join(state.experiment_dir, DATASETS, ds_id)
+            os.makedirs(ds_dir, exist_ok=True)
+            ds_meta = {"digest": dataset.digest, "name": dataset.name,
+                       "profile": dataset.profile, "schema": dataset.schema,
+                       "source": dataset.source, "source_type": dataset.source_type}
+            create_exclusive(os.path.join(ds_dir, META), dump_meta(ds_meta))
+            tags = {t.key: t.value for t in dataset_input.tags or ()}
+            self._write_input(state, ds_id, "DATASET", tags)
+        for model in models:
+            self._write_input(state, model.model_id, "MODEL", {})
+
+    def _write_input(self, state: _RunState, source_id: str, source_type: str,
+                     tags: dict[str, str]) -> None:
+        in_dir = os.path.join(state.run_dir, INPUTS, input_id(source_id, state.info.run_id))
+        os.makedirs(in_dir, exist_ok=True)
+        # destination_id repeats source_id: MLflow writes it so (a harmless bug readers ignore).
+        meta = {"destination_id": source_id, "destination_type": "RUN",
+                "source_id": source_id, "source_type": source_type, "tags": tags}
+        create_exclusive(os.path.join(in_dir, META), dump_meta(meta))
+
+    # -- metric history ------------------------------------------------------------------------
+
+    def _read_metric_file(self, run_id: str, key: str) -> _metrics.ParsedMetrics | None:
+        state = self._run_state(run_id)
+        path = key_path(os.path.join(state.run_dir, METRICS), key)
+        try:
+            data = read_bytes(path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        parsed = _metrics.parse(data)
+        if parsed.torn or parsed.bad_lines:
+            report_metric_damage(self._report, path, key, parsed.torn, parsed.bad_lines)
+        return parsed
+
+    def _get_metric_history(self, run_id: str, metric_key: str, max_results: int | None,
+                            page_token: str | None) -> PagedList[Metric]:
+        parsed = self._read_metric_file(run_id, metric_key)
+        if parsed is None:
+            return PagedList([], None)
+        datasets = {row: (name, digest) for row, name, digest in parsed.datasets}
+        n = len(parsed.timestamps)
+        start = min(parse_page_token(page_token), n)
+        stop = n if max_results is None else min(n, start + max_results)
+        token = create_page_token(stop) if stop < n else None
+        ts, vs, ss = parsed.timestamps, parsed.values, parsed.steps
+        if datasets:
+            out = []
+            for i in range(start, stop):
+                name, digest = datasets.get(i, (None, None))
+                out.append(Metric(metric_key, vs[i], ts[i], ss[i], None, name, digest, run_id))
+        else:
+            out = [Metric(metric_key, v, t, s, None, None, None, run_id)
+                   for t, v, s in zip(ts[start:stop], vs[start:stop], ss[start:stop],
+                                      strict=True)]
+        return PagedList(out, token)
+
+    def _get_metric_history_columns(self, run_id: str, metric_key: str) -> MetricHistory:
+        import array
+
+        parsed = self._read_metric_file(run_id, metric_key)
+        if parsed is None:
+            return MetricHistory(metric_key, array.array("q"), array.array("d"),
+                                 array.array("q"))
+        return MetricHistory(metric_key, parsed.timestamps, parsed.values, parsed.steps)
+
+    # -- permanent deletion --------------------------------------------------------------------
+
+    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
+        now = now_ms()
+        found = []
+        for experiment_id, experiment_dir in self._experiment_ids(ViewType.ALL):
+            for record in self._run_records(experiment_id, experiment_dir, ViewType.DELETED_ONLY):
+                deleted = self._runs_meta_deleted_time(record.run_dir)
+                if deleted is None or now - deleted >= older_than_ms:
+                    found.append(record.info.run_id)
+        return found
+
+    def _runs_meta_deleted_time(self, run_dir: str) -> int | None:
+        try:
+            value = load_meta(os.path.join(run_dir, META)).get("deleted_time")
+        except BadMeta:
+            return None
+        return int(value) if isinstance(value, int) else None
+
+    def hard_delete_run(self, run_id: str) -> None:
+        from ..base import checked_run_id
+
+        state = self._run_state(checked_run_id(run_id))
+        if state.info.lifecycle_stage != LifecycleStage.DELETED:
+            raise TrackstoreError(f"Run {run_id} is not deleted; only deleted runs can be "
+                                  "removed permanently", INVALID_PARAMETER_VALUE)
+        self._drop_run(run_id, state)
+        self._index.forget(run_id)
+        shutil.rmtree(state.run_dir)
+
+    def close(self) -> None:
+        self._appender.close()
+        self._runs.clear()
+
+
+def _param_conflict(param: Param, existing: str, run_id: str) -> TrackstoreError:
+    return TrackstoreError(
+        f"Changing param values is not allowed. Param with key='{param.key}' was already "
+        f"logged with value='{existing}' for run ID='{run_id}'. Attempted logging new value "
+        f"'{param.value}'.", INVALID_PARAMETER_VALUE)
+

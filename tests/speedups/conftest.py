@@ -1,0 +1,30 @@
+"""Fixtures that hand a test each twin of a compiled topic in turn."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import TWINS, load_twin
+
+
+@pytest.fixture(params=TWINS)
+def metrics_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return load_twin("metrics", request.param)
+
+
+@pytest.fixture(params=TWINS)
+def yamlio_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return load_twin("yamlio", request.param)
+
+
+@pytest.fixture
+def metrics_twins() -> tuple[ModuleType, ModuleType]:
+    """(py, c) for equivalence tests."""
+    return load_twin("metrics", "py"), load_twin("metrics", "c")
+
+
+@pytest.fixture
+def yamlio_twins() -> tuple[ModuleType, ModuleType]:
+    return load_twin("yamlio", "py"), load_twin("yamlio", "c")
