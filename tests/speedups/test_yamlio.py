@@ -39,7 +39,7 @@ from trackstore.exceptions import MalformedYamlError
 
 yaml = pytest.importorskip("yaml")
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 UTC = datetime.timezone.utc
 
 
