@@ -278,3 +278,28 @@ def test_path_traversal_is_impossible(root: Path, fs: FileStore) -> None:
             fs.get_run(bad_id)
     outside = [p for p in root.parent.iterdir() if p.name != "mlruns"]
     assert outside == []
+
+
+def test_cached_reads_follow_changes_made_elsewhere(root: Path, fs: FileStore) -> None:
+    """Reads reuse what they parsed while files are unchanged, and see every change."""
+    exp = fs.create_experiment("e")
+    rid = fs.create_run(exp, "u", T0, [], "a").info.run_id
+    fs.log_batch(rid, metrics=[Metric("m", 1.0, T0, 5), Metric("m", float("nan"), T0, 5)])
+    assert fs.search_runs([exp])[0].data.metrics["m"] == 1.0
+    other = FileStore(str(root))
+    # Appends: a point at an equal (step, timestamp) does not replace (MLflow's max rule),
+    # a later step does; only the appended tail is parsed again.
+    other.log_metric(rid, Metric("m", 9.0, T0, 5))
+    assert fs.get_run(rid).data.metrics["m"] == 9.0  # same step and timestamp, greater value
+    other.log_metric(rid, Metric("m", 0.5, T0, 6))
+    assert fs.search_runs([exp], order_by=["metrics.m"])[0].data.metrics["m"] == 0.5
+    full = [m for m in fs.get_metric_history(rid, "m")]
+    assert [m.value for m in full][-1] == 0.5 and len(full) == 4
+    other.update_run_info(rid, None, None, "renamed")
+    assert fs.search_runs([exp])[0].info.run_name == "renamed"
+    other.delete_run(rid)
+    assert fs.search_runs([exp]) == []
+    # What a caller does to a returned run never reaches the cache.
+    got = fs.search_runs([exp], run_view_type=ViewType.ALL)[0]
+    got.info.run_name = "mutated"
+    assert fs.get_run(rid).info.run_name == "renamed"

@@ -34,7 +34,7 @@ from .meta import (
     load_meta,
     resolve_local_uri,
 )
-from .reading import read_tags
+from .reading import RunReader
 
 
 def now_ms() -> int:
@@ -49,6 +49,7 @@ class ExperimentsMixin:
     trash_folder: str
     artifact_root_uri: str
     _report: Callable[[str, str], None]
+    _reader: RunReader
     _set_runs_stage: Callable[[str, str, str, int | None], None]
     _forget_dir: Callable[[str], None]
 
@@ -70,7 +71,7 @@ class ExperimentsMixin:
         """Raises BadMeta for a damaged experiment directory."""
         meta_path = os.path.join(path, META)
         meta = load_meta(meta_path)
-        tags = {t.key: t.value for t in read_tags(os.path.join(path, TAGS), self._report)}
+        tags = dict(self._reader.key_values(os.path.join(path, TAGS)))
         experiment = experiment_from_meta(meta, meta_path, tags)
         if experiment.experiment_id != experiment_id:
             raise BadMeta(f"{meta_path} records experiment id {experiment.experiment_id!r} in "

@@ -2,11 +2,13 @@
 
 Reads never raise because of a damaged entry: a torn or malformed metric line, an unreadable
 param file or input is reported through the store's ``report`` callback and skipped, and
-everything else is served.
+everything else is served. What was parsed is kept (see :mod:`.cache`) while the files are
+unchanged, so repeated reads cost a ``stat`` per file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
@@ -26,10 +28,13 @@ from ...entities import (
     RunInputs,
     RunTag,
 )
+from .cache import LatestPoints, ParsedFiles, signature
 from .layout import DATASETS, INPUTS, META, METRICS, PARAMS, TAGS, key_path, read_bytes, walk_keys
-from .meta import BadMeta, load_meta
+from .meta import BadMeta, load_meta, run_info_from_meta
 
 Report = Callable[[str, str], None]
+_META_SUFFIX = os.sep + META
+_METRICS_PREFIX = os.sep + METRICS + os.sep
 
 
 def dataset_id(name: str, digest: str) -> str:
@@ -52,32 +57,6 @@ def report_metric_damage(report: Report, path: str, key: str, parsed_torn: bool,
         report(path, f"metric '{key}': {len(bad_lines) - 3} more malformed lines skipped")
 
 
-def latest_metric(path: str, key: str, report: Report) -> Metric | None:
-    """The point MLflow shows as the metric's value, or None if the file holds no point."""
-    try:
-        data = read_bytes(path)
-    except OSError as exc:
-        report(path, f"metric '{key}' cannot be read: {exc.strerror}")
-        return None
-    point = _metrics.latest(data)
-    if point is None or point.skipped:
-        # Only for damaged or empty files: parse again to say what was skipped and where.
-        parsed = _metrics.parse(data)
-        report_metric_damage(report, path, key, parsed.torn, parsed.bad_lines)
-        if point is None:
-            return None
-    return Metric(key, point.value, point.timestamp, point.step,
-                  dataset_name=point.dataset_name, dataset_digest=point.dataset_digest)
-
-
-def read_params(run_dir: str, report: Report) -> list[Param]:
-    return [Param(k, v) for k, v in _read_key_files(os.path.join(run_dir, PARAMS), report)]
-
-
-def read_tags(folder: str, report: Report) -> list[RunTag]:
-    return [RunTag(k, v) for k, v in _read_key_files(folder, report)]
-
-
 def read_one(folder: str, key: str) -> str | None:
     """The value of one param or tag, or None if absent (or unreadable)."""
     try:
@@ -86,94 +65,155 @@ def read_one(folder: str, key: str) -> str | None:
         return None
 
 
-def _read_key_files(folder: str, report: Report) -> list[tuple[str, str]]:
-    out = []
-    for key, path in walk_keys(folder):
+def copy_info(info: RunInfo) -> RunInfo:
+    """A RunInfo the caller may change without touching a cached one."""
+    return dataclasses.replace(info)
+
+
+class RunReader:
+    """Reads runs and their parts, reporting damage and reusing what is unchanged."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self._latest = LatestPoints()
+        self._infos = ParsedFiles()
+
+    def forget(self, prefix: str) -> None:
+        self._latest.forget(prefix)
+        self._infos.forget(prefix)
+
+    # -- run info -------------------------------------------------------------------------------
+
+    def run_info(self, run_dir: str) -> RunInfo | None:
+        """The RunInfo in *run_dir*'s meta.yaml; None if there is none (not a run).
+
+        Raises BadMeta for a meta.yaml that exists but cannot be used. The result is shared:
+        copy it (:func:`copy_info`) before handing it out.
+        """
+        meta_path = run_dir + _META_SUFFIX
         try:
-            data = read_bytes(path)
-        except OSError as exc:
-            report(path, f"cannot be read: {exc.strerror}")
-            continue
+            sig = signature(os.stat(meta_path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        info = self._infos.get(meta_path, sig)
+        if info is None:
+            info = run_info_from_meta(load_meta(meta_path), meta_path)
+            self._infos.put(meta_path, sig, info)
+        return info  # type: ignore[no-any-return]
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    def latest_metric(self, path: str, key: str) -> Metric | None:
+        """The point MLflow shows as the metric's value; None if absent or holding no point."""
+        for attempt in (1, 2):
+            try:
+                point, damaged = self._latest.latest(path)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+            except OSError as exc:
+                self.report(path, f"metric '{key}' cannot be read: {exc.strerror}")
+                return None
+            if damaged is None:
+                break
+            parsed = _metrics.parse(damaged)
+            if attempt == 1 and parsed.torn and not parsed.bad_lines:
+                continue  # maybe a write in progress, not a crash: look once more
+            report_metric_damage(self.report, path, key, parsed.torn, parsed.bad_lines)
+            break
+        if point is None:
+            return None
+        return Metric(key, point.value, point.timestamp, point.step,
+                      dataset_name=point.dataset_name, dataset_digest=point.dataset_digest)
+
+    def metrics(self, run_dir: str) -> list[Metric]:
+        out = []
+        for key, path in walk_keys(os.path.join(run_dir, METRICS)):
+            metric = self.latest_metric(path, key)
+            if metric is not None:
+                out.append(metric)
+        return out
+
+    # -- params, tags, inputs -------------------------------------------------------------------
+
+    def key_values(self, folder: str) -> list[tuple[str, str]]:
+        out = []
+        for key, path in walk_keys(folder):
+            try:
+                data = read_bytes(path)
+            except OSError as exc:
+                self.report(path, f"cannot be read: {exc.strerror}")
+                continue
+            try:
+                out.append((key, data.decode("utf-8")))
+            except UnicodeDecodeError:
+                self.report(path, "is not valid UTF-8; undecodable bytes replaced")
+                out.append((key, data.decode("utf-8", "replace")))
+        return out
+
+    def inputs(self, run_dir: str, experiment_dir: str) -> RunInputs:
+        inputs_dir = os.path.join(run_dir, INPUTS)
         try:
-            out.append((key, data.decode("utf-8")))
-        except UnicodeDecodeError:
-            report(path, "is not valid UTF-8; undecodable bytes replaced")
-            out.append((key, data.decode("utf-8", "replace")))
-    return out
+            names = sorted(os.listdir(inputs_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return RunInputs()
+        datasets: list[DatasetInput] = []
+        models: list[LoggedModelInput] = []
+        for name in names:
+            path = os.path.join(inputs_dir, name, META)
+            try:
+                meta = load_meta(path)
+            except BadMeta as exc:
+                self.report(path, str(exc))
+                continue
+            source_type, source_id = meta.get("source_type"), meta.get("source_id")
+            if source_type == "MODEL" and isinstance(source_id, str):
+                models.append(LoggedModelInput(source_id))
+            elif source_type == "DATASET" and isinstance(source_id, str):
+                dataset = self.dataset(experiment_dir, source_id)
+                if dataset is not None:
+                    tags = meta.get("tags") or {}
+                    datasets.append(DatasetInput(
+                        dataset, [InputTag(str(k), str(v)) for k, v in dict(tags).items()]))
+        return RunInputs(datasets, models)
 
-
-def read_metrics(run_dir: str, report: Report) -> list[Metric]:
-    out = []
-    for key, path in walk_keys(os.path.join(run_dir, METRICS)):
-        metric = latest_metric(path, key, report)
-        if metric is not None:
-            out.append(metric)
-    return out
-
-
-def read_inputs(run_dir: str, experiment_dir: str, report: Report) -> RunInputs:
-    inputs_dir = os.path.join(run_dir, INPUTS)
-    try:
-        names = sorted(os.listdir(inputs_dir))
-    except (FileNotFoundError, NotADirectoryError):
-        return RunInputs()
-    datasets: list[DatasetInput] = []
-    models: list[LoggedModelInput] = []
-    for name in names:
-        path = os.path.join(inputs_dir, name, META)
+    def dataset(self, experiment_dir: str, ds_id: str) -> Dataset | None:
+        path = os.path.join(experiment_dir, DATASETS, ds_id, META)
         try:
             meta = load_meta(path)
         except BadMeta as exc:
-            report(path, str(exc))
-            continue
-        source_type, source_id = meta.get("source_type"), meta.get("source_id")
-        if source_type == "MODEL" and isinstance(source_id, str):
-            models.append(LoggedModelInput(source_id))
-        elif source_type == "DATASET" and isinstance(source_id, str):
-            dataset = read_dataset(experiment_dir, source_id, report)
-            if dataset is not None:
-                tags = meta.get("tags") or {}
-                datasets.append(DatasetInput(
-                    dataset, [InputTag(str(k), str(v)) for k, v in dict(tags).items()]))
-    return RunInputs(datasets, models)
+            self.report(path, f"dataset referenced by a run input is unusable: {exc}")
+            return None
+        try:
+            return Dataset(name=meta["name"], digest=meta["digest"],
+                           source_type=meta["source_type"], source=meta["source"],
+                           schema=meta.get("schema"), profile=meta.get("profile"))
+        except KeyError as exc:
+            self.report(path, f"dataset lacks {exc}")
+            return None
 
+    # -- whole runs -----------------------------------------------------------------------------
 
-def read_dataset(experiment_dir: str, ds_id: str, report: Report) -> Dataset | None:
-    path = os.path.join(experiment_dir, DATASETS, ds_id, META)
-    try:
-        meta = load_meta(path)
-    except BadMeta as exc:
-        report(path, f"dataset referenced by a run input is unusable: {exc}")
-        return None
-    try:
-        return Dataset(name=meta["name"], digest=meta["digest"], source_type=meta["source_type"],
-                       source=meta["source"], schema=meta.get("schema"),
-                       profile=meta.get("profile"))
-    except KeyError as exc:
-        report(path, f"dataset lacks {exc}")
-        return None
-
-
-def load_run(info: RunInfo, run_dir: str, experiment_dir: str, report: Report) -> Run:
-    tags = read_tags(os.path.join(run_dir, TAGS), report)
-    if not info.run_name:
-        for tag in tags:
-            if tag.key == "mlflow.runName":
-                info.run_name = tag.value
-    return Run(info, RunData(read_metrics(run_dir, report), read_params(run_dir, report), tags),
-               read_inputs(run_dir, experiment_dir, report))
+    def run(self, info: RunInfo, run_dir: str, experiment_dir: str) -> Run:
+        info = copy_info(info)
+        tags = [RunTag(k, v) for k, v in self.key_values(os.path.join(run_dir, TAGS))]
+        if not info.run_name:
+            info.run_name = next((t.value for t in tags if t.key == "mlflow.runName"), None)
+        params = [Param(k, v) for k, v in self.key_values(os.path.join(run_dir, PARAMS))]
+        return Run(info, RunData(self.metrics(run_dir), params, tags),
+                   self.inputs(run_dir, experiment_dir))
 
 
 class RunRecord:
     """A run as search sees it: info from ``meta.yaml``, everything else read on demand once."""
 
-    __slots__ = ("_cache", "_datasets", "_report", "experiment_dir", "info", "run_dir")
+    __slots__ = ("_cache", "_datasets", "_reader", "experiment_dir", "info", "run_dir")
 
-    def __init__(self, info: RunInfo, run_dir: str, experiment_dir: str, report: Report) -> None:
+    def __init__(self, info: RunInfo, run_dir: str, experiment_dir: str,
+                 reader: RunReader) -> None:
         self.info = info
         self.run_dir = run_dir
         self.experiment_dir = experiment_dir
-        self._report = report
+        self._reader = reader
         self._cache: dict[tuple[str, str], Any] = {}
         self._datasets: list[tuple[str, str, str | None]] | None = None
 
@@ -213,8 +253,8 @@ class RunRecord:
     def metric(self, key: str) -> float | None:
         found = self._cache.get(("m", key), self)
         if found is self:
-            path = key_path(os.path.join(self.run_dir, METRICS), key)
-            metric = latest_metric(path, key, self._report) if os.path.isfile(path) else None
+            path = self.run_dir + _METRICS_PREFIX + key  # keys are validated: "/" is the sep
+            metric = self._reader.latest_metric(path, key)
             found = self._cache[("m", key)] = None if metric is None else metric.value
         return found  # type: ignore[no-any-return]
 
@@ -232,7 +272,7 @@ class RunRecord:
 
     def datasets(self) -> list[tuple[str, str, str | None]]:
         if self._datasets is None:
-            inputs = read_inputs(self.run_dir, self.experiment_dir, self._report)
+            inputs = self._reader.inputs(self.run_dir, self.experiment_dir)
             self._datasets = [
                 (d.dataset.name, d.dataset.digest,
                  next((t.value for t in d.tags if t.key == "mlflow.data.context"), None))
@@ -241,4 +281,4 @@ class RunRecord:
         return self._datasets
 
     def load(self) -> Run:
-        return load_run(self.info, self.run_dir, self.experiment_dir, self._report)
+        return self._reader.run(self.info, self.run_dir, self.experiment_dir)

@@ -73,10 +73,11 @@ from .meta import (
     run_meta,
 )
 from .reading import (
+    RunReader,
     RunRecord,
+    copy_info,
     dataset_id,
     input_id,
-    load_run,
     read_one,
     report_metric_damage,
 )
@@ -127,6 +128,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._index = RunIndex(self.root_directory)
         self._problems: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
         self._reported: set[tuple[str, str]] = set()
+        self._reader = RunReader(self._report)
         if os.path.exists(self.root_directory) and not os.path.isdir(self.root_directory):
             raise TrackstoreError(f"'{self.root_directory}' is not a directory.",
                                   INVALID_PARAMETER_VALUE)
@@ -210,6 +212,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
     def _drop_run(self, run_id: str, state: _RunState) -> None:
         self._runs.pop(run_id, None)
         self._appender.forget(state.run_dir + os.sep)
+        self._reader.forget(state.run_dir + os.sep)
 
     def _forget_dir(self, path: str) -> None:
         """Drop cached state under *path* (an experiment about to move or vanish)."""
@@ -218,6 +221,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
             if state.run_dir.startswith(prefix):
                 self._runs.pop(run_id, None)
         self._appender.forget(prefix)
+        self._reader.forget(prefix)
 
     def _active_run(self, run_id: str) -> _RunState:
         """The state of a run that may be written to.
@@ -287,15 +291,13 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._runs[run_id] = _RunState(run_dir, experiment_dir, meta_path,
                                        os.path.join(run_dir, METRICS),
                                        _signature(os.stat(meta_path)), meta, info)
-        return Run(RunInfo(**{f: getattr(info, f) for f in info.__dataclass_fields__}),
-                   load_run(info, run_dir, experiment_dir, self._report).data)
+        return self._reader.run(info, run_dir, experiment_dir)
 
     def get_run(self, run_id: str) -> Run:
         from ..base import checked_run_id
 
         state = self._run_state(checked_run_id(run_id))
-        info = RunInfo(**{f: getattr(state.info, f) for f in state.info.__dataclass_fields__})
-        return load_run(info, state.run_dir, state.experiment_dir, self._report)
+        return self._reader.run(state.info, state.run_dir, state.experiment_dir)
 
     def _update_run_info(self, run_id: str, status: int | None, end_time: int | None,
                          run_name: str | None) -> RunInfo:
@@ -311,7 +313,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
             if run_name:
                 self._write_key(state.run_dir, TAGS, RUN_NAME_TAG, run_name)
             self._write_run_meta(state, info)
-            return info
+            return copy_info(info)
 
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         from ..base import checked_run_id
@@ -353,21 +355,21 @@ class FileStore(ExperimentsMixin, AbstractStore):
         for name in list_dirs(experiment_dir):
             if name in RESERVED_EXPERIMENT_FOLDERS:
                 continue
-            run_dir = os.path.join(experiment_dir, name)
-            meta_path = os.path.join(run_dir, META)
+            run_dir = experiment_dir + os.sep + name
             try:
-                info = run_info_from_meta(load_meta(meta_path), meta_path)
+                info = self._reader.run_info(run_dir)
             except BadMeta as exc:
-                if os.path.exists(meta_path):
-                    self._report(meta_path, f"malformed run skipped: {exc}")
+                self._report(os.path.join(run_dir, META), f"malformed run skipped: {exc}")
+                continue
+            if info is None:
                 continue  # a directory without meta.yaml is not a run (MLflow agrees)
             if info.experiment_id != experiment_id or info.run_id != name:
-                self._report(meta_path, "run skipped: its run_id or experiment_id does not "
-                             "match its directory")
+                self._report(os.path.join(run_dir, META), "run skipped: its run_id or "
+                             "experiment_id does not match its directory")
                 continue
             if info.lifecycle_stage in stages:
                 self._index.remember(info.run_id, experiment_id, persist=False)
-                yield RunRecord(info, run_dir, experiment_dir, self._report)
+                yield RunRecord(info, run_dir, experiment_dir, self._reader)
 
     def _search_runs(self, experiment_ids: list[str], filter_string: str, run_view_type: int,
                      max_results: int, order_by: list[str], page_token: str | None
