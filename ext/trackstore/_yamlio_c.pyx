@@ -15,7 +15,7 @@ from cpython.list cimport PyList_Append
 from cpython.long cimport PyLong_FromLongLong
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from trackstore.libyaml cimport *
 
@@ -208,6 +208,130 @@ cdef inline str _text(const unsigned char *p, Py_ssize_t n):
     return PyUnicode_DecodeUTF8(<const char *>p, n, NULL)
 
 
+# --- the flat fast path ------------------------------------------------------------------
+#
+# Nearly every meta.yaml is a flat block mapping, one "key: value" line per field, as PyYAML
+# and trackstore write it. Such a document is read here directly; anything else (nesting,
+# comments, quotes with escapes, continuation lines, special characters) returns
+# _NO_FAST_ANSWER and goes through LibYAML. The accepted language is small on purpose: for it
+# the result is the one LibYAML's path gives (hypothesis checks both against the pure twin).
+
+cdef inline bint _is_key_char(unsigned char c) noexcept nogil:
+    return c == c'_' or c'a' <= c <= c'z' or c'0' <= c <= c'9'
+
+
+cdef bint _plain_key(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    """A lowercase identifier that YAML 1.1 resolves to itself (not a bool or null)."""
+    if n == 0 or n > 128 or not (p[0] == c'_' or c'a' <= p[0] <= c'z'):
+        return False
+    return not (_only(p, n, b"yes") or _only(p, n, b"no") or _only(p, n, b"true")
+                or _only(p, n, b"false") or _only(p, n, b"on") or _only(p, n, b"off")
+                or _only(p, n, b"null"))
+
+
+cdef bint _special_utf8(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    """Code points YAML treats as breaks, BOM or non-printable: C1 controls, NEL, LS, PS,
+    U+FEFF, U+FFFE/U+FFFF (input is valid UTF-8 already)."""
+    cdef Py_ssize_t i
+    for i in range(n - 1):
+        if p[i] == 0xC2 and p[i + 1] <= 0x9F:
+            return True
+        if i + 2 < n and (
+            (p[i] == 0xE2 and p[i + 1] == 0x80 and (p[i + 2] == 0xA8 or p[i + 2] == 0xA9))
+            or (p[i] == 0xEF and p[i + 1] == 0xBB and p[i + 2] == 0xBF)
+            or (p[i] == 0xEF and p[i + 1] == 0xBF and (p[i + 2] == 0xBE or p[i + 2] == 0xBF))
+        ):
+            return True
+    return False
+
+
+cdef bint _plain_value(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    """Safe as a one-line block plain scalar: no indicator first, no ": " or " #", no tab,
+    no control character, no trailing space or colon."""
+    cdef unsigned char c = p[0]
+    cdef Py_ssize_t i
+    if c in b"-?:,[]{}#&*!|>'\"%@` ":
+        return False
+    if p[n - 1] == c' ' or p[n - 1] == c':':
+        return False
+    for i in range(n):
+        c = p[i]
+        if c < 0x20 or c == 0x7F:
+            return False
+        if c == c':' and p[i + 1] == c' ':
+            return False
+        if c == c'#' and p[i - 1] == c' ':
+            return False
+    return True
+
+
+cdef object _single_quoted(const unsigned char *p, Py_ssize_t n):
+    """The text of a one-line ASCII-printable '...' scalar ('' is a quote), or _NO_FAST_ANSWER."""
+    cdef Py_ssize_t i = 1
+    cdef bytearray out
+    if n < 2 or p[n - 1] != c"'":
+        return _NO_FAST_ANSWER
+    for i in range(1, n - 1):
+        if not (0x20 <= p[i] <= 0x7E):
+            return _NO_FAST_ANSWER
+    if memchr(p + 1, c"'", n - 2) == NULL:
+        return _text(p + 1, n - 2)
+    out = bytearray()
+    i = 1
+    while i < n - 1:
+        if p[i] == c"'":
+            if i + 1 < n - 1 and p[i + 1] == c"'":
+                out.append(39)
+                i += 2
+                continue
+            return _NO_FAST_ANSWER  # a lone quote ends the scalar early: let LibYAML judge
+        out.append(p[i])
+        i += 1
+    return out.decode("ascii")
+
+
+cdef object _load_flat(const unsigned char *p, Py_ssize_t n):
+    cdef dict out = {}
+    cdef Py_ssize_t i = 0, start, end, key_len, length
+    cdef const unsigned char *newline
+    cdef object value
+    if n == 0 or p[n - 1] != 10:
+        return _NO_FAST_ANSWER
+    while i < n:
+        start = i
+        while _is_key_char(p[i]):
+            i += 1
+        key_len = i - start
+        if not _plain_key(p + start, key_len) or p[i] != c':' or p[i + 1] != c' ':
+            return _NO_FAST_ANSWER
+        i += 2
+        newline = <const unsigned char *>memchr(p + i, 10, n - i)
+        end = newline - p
+        length = end - i
+        if length == 0:
+            return _NO_FAST_ANSWER
+        if p[i] == c"'":
+            value = _single_quoted(p + i, length)
+        elif length == 2 and p[i] == c'[' and p[i + 1] == c']':
+            value = []
+        elif length == 2 and p[i] == c'{' and p[i + 1] == c'}':
+            value = {}
+        elif _plain_value(p + i, length) and not _special_utf8(p + i, length):
+            value = _resolve_fast(p + i, length)
+            if value is _NO_FAST_ANSWER:
+                try:
+                    value = resolve_plain(_text(p + i, length))
+                except MalformedYamlError:
+                    return _NO_FAST_ANSWER  # LibYAML's path decides which error is reported
+        else:
+            return _NO_FAST_ANSWER
+        if value is _NO_FAST_ANSWER:
+            return _NO_FAST_ANSWER
+        out[_text(p + start, key_len)] = value
+        i = end + 1
+    return out
+
+
 def load(data):
     """Parse one YAML document from UTF-8 *data* as SafeLoader would (see the pure twin)."""
     if not isinstance(data, bytes):
@@ -220,6 +344,9 @@ def load(data):
             PyUnicode_DecodeUTF8(<const char *>buffer, size, NULL)
         except UnicodeDecodeError as exc:
             raise MalformedYamlError(MSG_NOT_UTF8, str(exc)) from None
+    cdef object flat = _load_flat(buffer, size)
+    if flat is not _NO_FAST_ANSWER:
+        return flat
     cdef yaml_parser_t parser
     if not yaml_parser_initialize(&parser):
         raise MemoryError("LibYAML could not allocate a parser")

@@ -57,22 +57,28 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def read_bytes(path: str) -> bytes:
-    """The whole file, with the fewest syscalls Python allows (no buffered file object)."""
+def read_with_stat(path: str) -> tuple[bytes, os.stat_result]:
+    """The whole file and its ``fstat``, with the fewest syscalls Python allows."""
     fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
     try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1) if size else b""
-        if len(data) <= size:
-            return data
+        st = os.fstat(fd)
+        size = st.st_size
+        data = os.read(fd, size + 1) if size else os.read(fd, 65536)
+        if len(data) <= size or not data:
+            return data, st
         chunks = [data]
         while True:  # the file grew while we read it
             more = os.read(fd, 1 << 20)
             if not more:
-                return b"".join(chunks)
+                return b"".join(chunks), st
             chunks.append(more)
     finally:
         os.close(fd)
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file (no buffered file object: one open, fstat, read and close)."""
+    return read_with_stat(path)[0]
 
 
 def read_text(path: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from ... import _yamlio
 from ...entities import Experiment, LifecycleStage, RunInfo, RunStatus, SourceType
 from ...exceptions import MalformedYamlError
+from .layout import read_bytes
 
 #: Fields MLflow 3.x writes into a new experiment's meta.yaml besides ours.
 _EXPERIMENT_EXTRAS: dict[str, Any] = {
@@ -31,14 +32,17 @@ class BadMeta(Exception):
 
 
 def load_meta(path: str) -> dict[str, Any]:
-    from .layout import read_bytes
-
     try:
         data = read_bytes(path)
     except FileNotFoundError:
         raise BadMeta(f"{path} does not exist") from None
     except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         raise BadMeta(f"{path} cannot be read: {exc.strerror}") from None
+    return parse_meta(data, path)
+
+
+def parse_meta(data: bytes, path: str) -> dict[str, Any]:
+    """The mapping in a meta.yaml's bytes; BadMeta if there is none."""
     try:
         meta = _yamlio.load(data)
     except MalformedYamlError as exc:
@@ -57,31 +61,37 @@ def dump_meta(meta: dict[str, Any]) -> bytes:
 # -- runs ----------------------------------------------------------------------------------
 
 
+#: meta.yaml status (the number, or a name from hand-edited files) -> RunInfo.status.
+_STATUS_NAMES: dict[int | str, str] = {n: RunStatus.to_string(n) for n in RunStatus.all_status()}
+_STATUS_NAMES.update({name: name for name in list(_STATUS_NAMES.values())})
+_STAGES = frozenset({LifecycleStage.ACTIVE, LifecycleStage.DELETED})
+
+
 def run_info_from_meta(meta: dict[str, Any], path: str) -> RunInfo:
-    run_id = meta.get("run_id") or meta.get("run_uuid")
-    experiment_id = meta.get("experiment_id")
+    get = meta.get
+    run_id = get("run_id") or get("run_uuid")
+    experiment_id = get("experiment_id")
     if not isinstance(run_id, str) or experiment_id is None:
         raise BadMeta(f"{path} lacks run_id or experiment_id")
-    status = meta.get("status", RunStatus.RUNNING)
-    try:
-        status_name = (RunStatus.to_string(status) if isinstance(status, int)
-                       else RunStatus.to_string(RunStatus.from_string(status)))
-    except ValueError:
-        raise BadMeta(f"{path} has an unknown status {status!r}") from None
-    stage = meta.get("lifecycle_stage") or LifecycleStage.ACTIVE
-    if stage not in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
+    status = get("status", RunStatus.RUNNING)
+    status_name = _STATUS_NAMES.get(status) if isinstance(status, (int, str)) else None
+    if status_name is None:
+        raise BadMeta(f"{path} has an unknown status {status!r}")
+    stage = get("lifecycle_stage") or LifecycleStage.ACTIVE
+    if stage not in _STAGES:
         raise BadMeta(f"{path} has an unknown lifecycle_stage {stage!r}")
-    user_id = meta.get("user_id")
+    user_id = get("user_id")
+    start, end = get("start_time"), get("end_time")
     return RunInfo(
-        run_id=run_id,
-        experiment_id=str(experiment_id),
-        user_id=str(user_id) if user_id is not None else "unknown",
-        status=status_name,
-        start_time=_int_or_none(meta.get("start_time")),
-        end_time=_int_or_none(meta.get("end_time")),
-        lifecycle_stage=stage,
-        artifact_uri=meta.get("artifact_uri"),
-        run_name=meta.get("run_name") or None,
+        run_id,
+        experiment_id if type(experiment_id) is str else str(experiment_id),
+        user_id if type(user_id) is str else ("unknown" if user_id is None else str(user_id)),
+        status_name,
+        start if type(start) is int else _int_or_none(start),
+        end if type(end) is int else _int_or_none(end),
+        stage,
+        get("artifact_uri"),
+        get("run_name") or None,
     )
 
 

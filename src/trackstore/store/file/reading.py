@@ -29,8 +29,19 @@ from ...entities import (
     RunTag,
 )
 from .cache import LatestPoints, ParsedFiles, signature
-from .layout import DATASETS, INPUTS, META, METRICS, PARAMS, TAGS, key_path, read_bytes, walk_keys
-from .meta import BadMeta, load_meta, run_info_from_meta
+from .layout import (
+    DATASETS,
+    INPUTS,
+    META,
+    METRICS,
+    PARAMS,
+    TAGS,
+    key_path,
+    read_bytes,
+    read_with_stat,
+    walk_keys,
+)
+from .meta import BadMeta, load_meta, parse_meta, run_info_from_meta
 
 Report = Callable[[str, str], None]
 _META_SUFFIX = os.sep + META
@@ -91,15 +102,20 @@ class RunReader:
         copy it (:func:`copy_info`) before handing it out.
         """
         meta_path = run_dir + _META_SUFFIX
+        cached = self._infos.peek(meta_path)
         try:
-            sig = signature(os.stat(meta_path))
+            if cached is not None:  # warm: one stat() says whether the parse still holds
+                sig = signature(os.stat(meta_path))
+                if sig == cached[0]:
+                    return cached[1]  # type: ignore[no-any-return]
+            data, st = read_with_stat(meta_path)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        info = self._infos.get(meta_path, sig)
-        if info is None:
-            info = run_info_from_meta(load_meta(meta_path), meta_path)
-            self._infos.put(meta_path, sig, info)
-        return info  # type: ignore[no-any-return]
+        except OSError as exc:
+            raise BadMeta(f"{meta_path} cannot be read: {exc.strerror}") from None
+        info = run_info_from_meta(parse_meta(data, meta_path), meta_path)
+        self._infos.put(meta_path, signature(st), info)
+        return info
 
     # -- metrics --------------------------------------------------------------------------------
 
