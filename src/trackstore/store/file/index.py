@@ -25,6 +25,7 @@ class RunIndex:
         self._lock = threading.Lock()
         self._map: dict[str, str] = {}
         self._loaded_size = 0
+        self._fd: int | None = None  # kept open for appends: one write() per new run
 
     def get(self, run_id: str) -> str | None:
         found = self._map.get(run_id)
@@ -39,17 +40,21 @@ class RunIndex:
         self._map[run_id] = experiment_id
         if persist:
             line = f"{run_id} {experiment_id}\n".encode()
-            try:
-                fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_CLOEXEC,
-                             0o666)
-            except OSError:
-                return  # a read-only tree: the in-memory map still serves this process
-            try:
-                os.write(fd, line)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            with self._lock:
+                try:
+                    if self._fd is None:
+                        self._fd = os.open(self._path,
+                                           os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_CLOEXEC,
+                                           0o666)
+                    os.write(self._fd, line)
+                except OSError:
+                    pass  # a read-only tree: the in-memory map still serves this process
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def forget(self, run_id: str) -> None:
         self._map.pop(run_id, None)

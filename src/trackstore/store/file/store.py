@@ -55,6 +55,7 @@ from .layout import (
     TAGS,
     TRASH,
     create_exclusive,
+    create_new,
     key_path,
     list_dirs,
     new_run_id,
@@ -280,9 +281,9 @@ class FileStore(ExperimentsMixin, AbstractStore):
         os.mkdir(run_dir)
         for sub in (METRICS, PARAMS, TAGS, ARTIFACTS):
             os.mkdir(os.path.join(run_dir, sub))
-        tag_values = {t.key: t.value for t in tags}
-        for key, value in tag_values.items():
-            self._write_key(run_dir, TAGS, key, value)
+        # The run is invisible until its meta.yaml exists, so its first tags need no temp files.
+        for key, value in {t.key: t.value for t in tags}.items():
+            create_new(key_path(os.path.join(run_dir, TAGS), key), value.encode("utf-8"))
         meta = run_meta(info)
         meta_path = os.path.join(run_dir, META)
         # meta.yaml last: a crash before it leaves a directory every reader skips.
@@ -579,6 +580,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
 
     def close(self) -> None:
         self._appender.close()
+        self._index.close()
         self._runs.clear()
 
 
