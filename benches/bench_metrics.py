@@ -112,3 +112,24 @@ def test_format_line(benchmark: Any, impl: ModuleType) -> None:
 def test_format_line_with_dataset(benchmark: Any, impl: ModuleType) -> None:
     out = run(benchmark, impl.format_line, TS0, 0.25, 42, "train", "3f2a9c")
     assert out == b"1700000000000 0.25 42 train 3f2a9c\n"
+
+
+@cache
+def metric_objects(count: int, keys: int) -> list[Any]:
+    from trackstore.entities import Metric
+
+    timestamps, values, steps = points(count)
+    return [Metric(f"m{i % keys}", v, ts, step)
+            for i, (ts, v, step) in enumerate(zip(timestamps, values, steps, strict=True))]
+
+
+def test_format_batch_1000(benchmark: Any, impl: ModuleType) -> None:
+    """log_batch's serialisation: 1000 Metric objects over 10 keys into grouped lines."""
+    groups = run(benchmark, impl.format_batch, metric_objects(1000, 10))
+    assert sorted(groups) == [f"m{k}" for k in range(10)]
+
+
+def test_count_plain_1000(benchmark: Any, impl: ModuleType) -> None:
+    """log_batch's validation fast path over 1000 Metric objects."""
+    known = frozenset(f"m{k}" for k in range(10))
+    assert run(benchmark, impl.count_plain, metric_objects(1000, 10), known) == 1000

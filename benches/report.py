@@ -102,15 +102,31 @@ def store_rows(benchmarks: list[dict[str, Any]]) -> list[Row]:
     return rows
 
 
-def twin_rows(benchmarks: list[dict[str, Any]]) -> list[tuple[str, float | None, float | None]]:
-    pairs: dict[str, dict[str, float]] = {}
+def twin_rows(benchmarks: list[dict[str, Any]]) -> list[tuple[str, dict[str, float]]]:
+    """Benchmarks of the compiled topics: per benchmark, the median of each implementation.
+
+    ``test_x[py]``/``test_x[c]`` are the twins; ``test_x_mlflow_baseline[...]`` and
+    ``test_x_pyyaml[Loader]`` are baselines for ``test_x``.
+    """
+    rows: dict[str, dict[str, float]] = {}
     for b in benchmarks:
         if "bench_file_store" in b["fullname"]:
             continue
         module = b["fullname"].split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
-        name, impl = _strip_param(b["name"], ("c", "py", "pyyaml-c", "pyyaml-py"))
-        pairs.setdefault(f"{module}::{name}", {})[impl or "-"] = b["stats"]["median"]
-    return [(name, p.get("py"), p.get("c")) for name, p in sorted(pairs.items())]
+        name, impl = _strip_param(b["name"], ("c", "py"))
+        label = impl or "-"
+        for suffix, prefix in (("_mlflow_baseline", "MLflow"), ("_pyyaml", "PyYAML")):
+            base = re.sub(rf"{suffix}(\[|$)", r"\1", name)
+            if base != name:
+                match = re.search(r"\[(.*)\]$", name)
+                variant = match.group(1) if match else ""
+                if prefix == "PyYAML":
+                    base, label = re.sub(r"\[.*\]$", "", base), f"PyYAML {variant}"
+                else:
+                    label = prefix
+                name = base
+        rows.setdefault(f"{module}::{name}", {})[label] = b["stats"]["median"]
+    return sorted(rows.items())
 
 
 def _time(seconds: float | None) -> str:
@@ -161,11 +177,15 @@ def render(data: dict[str, Any], command: str) -> str:
                      f"{_rate(row.rate)} | {target} | {met} |")
     twins = twin_rows(data["benchmarks"])
     if twins:
-        lines += ["", "## Compiled twins: `[py]` vs `[c]`", "",
-                  "| benchmark | py | c | speed-up |", "|---|---|---|---|"]
-        for name, py, c in twins:
+        baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})
+        lines += ["", "## Compiled twins: `[py]` vs `[c]` (and baselines)", "",
+                  "| benchmark | py | c | c vs py | " + " | ".join(baselines) + " |",
+                  "|---|---|---|---|" + "---|" * len(baselines)]
+        for name, row in twins:
+            py, c = row.get("py"), row.get("c")
             speedup = f"{py / c:.1f}×" if py and c else "—"
-            lines.append(f"| `{name}` | {_time(py)} | {_time(c)} | {speedup} |")
+            extra = " | ".join(_time(row.get(label)) for label in baselines)
+            lines.append(f"| `{name}` | {_time(py)} | {_time(c)} | {speedup} | {extra} |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,6 +16,7 @@ errors are its errors.
 """
 
 from cpython.array cimport array, clone, resize
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.conversion cimport Py_DTSF_ADD_DOT_0, PyOS_double_to_string, PyOS_string_to_double
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
@@ -35,10 +36,20 @@ from trackstore._metrics_py import (
     dataset_arg,
     float_arg,
     int64_arg,
+    key_arg,
     reason_fields,
 )
 
-__all__ = ["LatestPoint", "ParsedMetrics", "format_line", "format_lines", "latest", "parse"]
+__all__ = [
+    "LatestPoint",
+    "ParsedMetrics",
+    "count_plain",
+    "format_batch",
+    "format_line",
+    "format_lines",
+    "latest",
+    "parse",
+]
 
 cdef array _INT64S = array("q")
 cdef array _DOUBLES = array("d")
@@ -844,6 +855,78 @@ cdef tuple as_tuple(object items):
     if type(items) is list:
         return tuple(items)
     return tuple(list(items))  # list() first, for the pure twin's error messages
+
+
+def count_plain(metrics, known_keys):
+    """How many leading items are plain (see the pure twin): the fast path of validation."""
+    cdef tuple items = as_tuple(metrics)
+    cdef Py_ssize_t count = 0
+    cdef int overflow = 0
+    cdef long long number
+    for m in items:
+        value = m.value
+        ts = m.timestamp
+        step = m.step
+        key = m.key
+        if not (PyFloat_CheckExact(value) and PyLong_CheckExact(ts) and PyLong_CheckExact(step)
+                and type(key) is str):
+            break
+        number = PyLong_AsLongLongAndOverflow(ts, &overflow)
+        if overflow or number < 0:
+            break
+        PyLong_AsLongLongAndOverflow(step, &overflow)
+        if overflow:
+            break
+        if m.dataset_name is not None or m.dataset_digest is not None or key not in known_keys:
+            break
+        count += 1
+    return count
+
+
+cdef inline int bytearray_append(bytearray target, const char *data, Py_ssize_t n) except -1:
+    cdef Py_ssize_t old = PyByteArray_GET_SIZE(target)
+    PyByteArray_Resize(target, old + n)
+    memcpy(PyByteArray_AS_STRING(target) + old, data, n)
+    return 0
+
+
+def format_batch(metrics):
+    """The lines of many points grouped by metric key, each group in the given order.
+
+    Each item has ``key``, ``timestamp``, ``value``, ``step``, ``dataset_name`` and
+    ``dataset_digest`` attributes; each line is what :func:`format_line` makes of it.
+    """
+    cdef tuple items = as_tuple(metrics)
+    cdef dict groups = {}
+    cdef char line[MAX_LINE]
+    cdef Py_ssize_t n
+    cdef int64_t ts
+    cdef double number
+    cdef int64_t st
+    cdef bytearray group
+    cdef bytes extra
+    for m in items:
+        key = m.key
+        if not isinstance(key, str):
+            key_arg(key)  # raises the pure twin's TypeError
+        ts = as_int64(m.timestamp, "timestamp", -1)
+        number = as_double(m.value, "value", -1)
+        st = as_int64(m.step, "step", -1)
+        name = m.dataset_name
+        digest = m.dataset_digest
+        found = groups.get(key)
+        if found is None:
+            group = bytearray()
+            groups[key] = group
+        else:
+            group = <bytearray>found
+        n = write_line(line, ts, number, st)
+        if name is None and digest is None:
+            bytearray_append(group, line, n)
+        else:
+            extra = format_line(ts, number, st, name, digest)
+            bytearray_append(group, PyBytes_AS_STRING(extra), PyBytes_GET_SIZE(extra))
+    return {k: bytes(v) for k, v in groups.items()}
 
 
 def format_lines(timestamps, values, steps):

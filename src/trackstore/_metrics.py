@@ -10,7 +10,11 @@ the compiled twin :mod:`trackstore._metrics_c` gives identical results and error
 ``format_line(timestamp, value, step, dataset_name=None, dataset_digest=None) -> bytes``
     one line, exactly as MLflow writes it;
 ``format_lines(timestamps, values, steps) -> bytes``
-    many 3-field lines at once.
+    many 3-field lines at once;
+``format_batch(metrics) -> dict[str, bytes]``
+    the lines of many ``Metric`` objects, grouped by key;
+``count_plain(metrics, known_keys) -> int``
+    how many leading metrics need no more validation than a type check.
 """
 
 from __future__ import annotations
@@ -21,13 +25,31 @@ from ._metrics_py import LatestPoint, ParsedMetrics
 from ._speedups import load
 
 if TYPE_CHECKING:
-    from ._metrics_py import format_line, format_lines, latest, parse
+    from ._metrics_py import (
+        count_plain,
+        format_batch,
+        format_line,
+        format_lines,
+        latest,
+        parse,
+    )
 else:
     _impl = load("metrics")
     parse = _impl.parse
     latest = _impl.latest
     format_line = _impl.format_line
     format_lines = _impl.format_lines
+    format_batch = _impl.format_batch
+    count_plain = _impl.count_plain
     IMPL = _impl.__name__
 
-__all__ = ["LatestPoint", "ParsedMetrics", "format_line", "format_lines", "latest", "parse"]
+__all__ = [
+    "LatestPoint",
+    "ParsedMetrics",
+    "count_plain",
+    "format_batch",
+    "format_line",
+    "format_lines",
+    "latest",
+    "parse",
+]

@@ -1,11 +1,21 @@
 """Typing stub for the compiled twin; the signatures and semantics are those of ``_metrics_py``."""
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
+from typing import Any
 
 from ._metrics_py import LatestPoint as LatestPoint
 from ._metrics_py import ParsedMetrics as ParsedMetrics
 
-__all__ = ["LatestPoint", "ParsedMetrics", "format_line", "format_lines", "latest", "parse"]
+__all__ = [
+    "LatestPoint",
+    "ParsedMetrics",
+    "count_plain",
+    "format_batch",
+    "format_line",
+    "format_lines",
+    "latest",
+    "parse",
+]
 
 def parse(data: bytes) -> ParsedMetrics: ...
 def latest(data: bytes) -> LatestPoint | None: ...
@@ -19,3 +29,5 @@ def format_line(
 def format_lines(
     timestamps: Iterable[int], values: Iterable[float], steps: Iterable[int]
 ) -> bytes: ...
+def format_batch(metrics: Iterable[Any]) -> dict[str, bytes]: ...
+def count_plain(metrics: Sequence[Any], known_keys: Container[str]) -> int: ...

@@ -69,10 +69,19 @@ from __future__ import annotations
 
 import array
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any, NamedTuple, SupportsIndex, cast
 
-__all__ = ["LatestPoint", "ParsedMetrics", "format_line", "format_lines", "latest", "parse"]
+__all__ = [
+    "LatestPoint",
+    "ParsedMetrics",
+    "count_plain",
+    "format_batch",
+    "format_line",
+    "format_lines",
+    "latest",
+    "parse",
+]
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -326,6 +335,50 @@ def format_line(
     name = dataset_arg(dataset_name, "dataset_name")
     digest = dataset_arg(dataset_digest, "dataset_digest")
     return f"{ts} {number!r} {st} {name} {digest}\n".encode()
+
+
+def key_arg(obj: object) -> str:
+    if not isinstance(obj, str):
+        raise TypeError(f"metric key must be str, not {type(obj).__name__}")
+    return obj
+
+
+def format_batch(metrics: Iterable[Any]) -> dict[str, bytes]:
+    """The lines of many points grouped by metric key, each group in the given order.
+
+    Each item has ``key``, ``timestamp``, ``value``, ``step``, ``dataset_name`` and
+    ``dataset_digest`` attributes (a trackstore or MLflow ``Metric``); each line is what
+    :func:`format_line` makes of it. Keys are checked before the item's fields.
+    """
+    groups: dict[str, list[bytes]] = {}
+    for m in metrics:
+        key = key_arg(m.key)
+        line = format_line(m.timestamp, m.value, m.step, m.dataset_name, m.dataset_digest)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [line]
+        else:
+            group.append(line)
+    return {key: b"".join(lines) for key, lines in groups.items()}
+
+
+def count_plain(metrics: Sequence[Any], known_keys: Container[str]) -> int:
+    """How many leading items are *plain*: a ``float`` value, ``int`` timestamp in
+    0..2**63-1 and ``int`` step in int64, a ``str`` key in *known_keys*, no dataset.
+
+    The store's validation checks plain metrics this fast and the rest one by one (with
+    MLflow's messages); exact types only, so subclasses take the slow path.
+    """
+    count = 0
+    for m in metrics:
+        ts, step, key = m.timestamp, m.step, m.key
+        if not (type(m.value) is float and type(ts) is int and type(step) is int
+                and type(key) is str and 0 <= ts <= INT64_MAX
+                and INT64_MIN <= step <= INT64_MAX and m.dataset_name is None
+                and m.dataset_digest is None and key in known_keys):
+            break
+        count += 1
+    return count
 
 
 def _as_list(items: Iterable[Any]) -> Sequence[Any]:

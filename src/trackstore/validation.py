@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from . import _metrics
 from .entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from .exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
 
@@ -247,14 +248,16 @@ def _batch_limit(entity: str, limit: int, length: int) -> None:
 def validate_batch(metrics: Sequence[Metric], params: Sequence[Param],
                    tags: Sequence[RunTag]) -> tuple[list[Metric], list[Param], list[RunTag]]:
     """Validate a ``log_batch`` call as MLflow does; returns normalised copies of the lists."""
+    metrics, params, tags = list(metrics), list(params), list(tags)
     _batch_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
     _batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, len(params))
     _batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, len(tags))
     _batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH,
                  len(metrics) + len(params) + len(tags))
-    plain = _plain_metric
-    checked_metrics = [m if plain(m) else validate_metric(m, f"metrics[{i}]")
-                       for i, m in enumerate(metrics)]
+    plain = _metrics.count_plain(metrics, _VALID_KEYS)
+    checked_metrics = metrics[:plain]
+    checked_metrics += [validate_metric(m, f"metrics[{i}]")
+                        for i, m in enumerate(metrics[plain:], plain)]
     checked_params = [validate_param(p, f"params[{i}]") for i, p in enumerate(params)]
     checked_tags = [validate_tag(t, f"tags[{i}]") for i, t in enumerate(tags)]
     validate_param_keys_unique(checked_params)

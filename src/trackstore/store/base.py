@@ -217,7 +217,11 @@ class AbstractStore(abc.ABC):
                    tags: list[RunTag]) -> None: ...
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
-        self._log_batch(checked_run_id(run_id), [validate_metric(metric)], [], [])
+        self._log_metric(checked_run_id(run_id), validate_metric(metric))
+
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
+        """One validated point; backends with a cheaper single-point path override it."""
+        self._log_batch(run_id, [metric], [], [])
 
     def log_param(self, run_id: str, param: Param) -> None:
         self._log_batch(checked_run_id(run_id), [], [validate_param(param)], [])

@@ -424,30 +424,16 @@ class FileStore(ExperimentsMixin, AbstractStore):
                 if existing != param.value:
                     raise _param_conflict(param, existing or "", state.info.run_id)
 
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
+        # The training-loop path: one cached state lookup, one write().
+        self._appender.append(self._active_run(run_id).metrics_dir, metric.key,
+                              _metrics.format_line(metric.timestamp, metric.value, metric.step,
+                                                   metric.dataset_name, metric.dataset_digest))
+
     def _log_metrics(self, state: _RunState, metrics: list[Metric]) -> None:
         metrics_dir = state.metrics_dir
         append = self._appender.append
-        if len(metrics) == 1:
-            m = metrics[0]
-            append(metrics_dir, m.key, _metrics.format_line(
-                m.timestamp, m.value, m.step, m.dataset_name, m.dataset_digest))
-            return
-        groups: dict[str, list[Metric]] = {}
-        for m in metrics:
-            group = groups.get(m.key)
-            if group is None:
-                groups[m.key] = [m]
-            else:
-                group.append(m)
-        for key, group in groups.items():
-            if any(m.dataset_name is not None for m in group):
-                data = b"".join(_metrics.format_line(m.timestamp, m.value, m.step,
-                                                     m.dataset_name, m.dataset_digest)
-                                for m in group)
-            else:
-                data = _metrics.format_lines([m.timestamp for m in group],
-                                             [m.value for m in group],
-                                             [m.step for m in group])
+        for key, data in _metrics.format_batch(metrics).items():
             append(metrics_dir, key, data)
 
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],

@@ -1,0 +1,108 @@
+"""``format_batch`` and ``count_plain``: the batch paths of the metrics trio."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trackstore.entities import Metric
+
+T0 = 1_700_000_000_000
+KNOWN = frozenset({"loss", "acc", "a/b"})
+
+
+class Subclass(float):
+    pass
+
+
+def outcome(fn: Any) -> tuple[str, Any]:
+    try:
+        return ("ok", fn())
+    except Exception as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_format_batch_groups_by_key_in_order(metrics_impl: ModuleType) -> None:
+    batch = [Metric("loss", 0.5, T0, 0), Metric("acc", 1.0, T0, 0),
+             Metric("loss", float("nan"), T0 + 1, 1),
+             Metric("acc", 2.0, T0 + 1, 1, dataset_name="ds", dataset_digest="d1")]
+    assert metrics_impl.format_batch(batch) == {
+        "loss": f"{T0} 0.5 0\n{T0 + 1} nan 1\n".encode(),
+        "acc": f"{T0} 1.0 0\n{T0 + 1} 2.0 1 ds d1\n".encode(),
+    }
+    assert list(metrics_impl.format_batch(batch)) == ["loss", "acc"]
+    assert metrics_impl.format_batch([]) == {}
+    assert metrics_impl.format_batch(iter(batch[:1])) == {"loss": f"{T0} 0.5 0\n".encode()}
+
+
+def test_format_batch_errors(metrics_impl: ModuleType) -> None:
+    with pytest.raises(TypeError, match="metric key must be str, not int"):
+        metrics_impl.format_batch([Metric(1, 0.5, T0, 0)])  # type: ignore[arg-type]
+    with pytest.raises(OverflowError):
+        metrics_impl.format_batch([Metric("k", 0.5, 2**63, 0)])
+    with pytest.raises(ValueError, match="together"):
+        metrics_impl.format_batch([Metric("k", 0.5, T0, 0, dataset_name="x")])
+
+
+def test_count_plain(metrics_impl: ModuleType) -> None:
+    good = Metric("loss", 0.5, T0, -3)
+    assert metrics_impl.count_plain([], KNOWN) == 0
+    assert metrics_impl.count_plain([good, good], KNOWN) == 2
+    for bad in (Metric("new", 0.5, T0, 0), Metric("loss", 1, T0, 0),
+                Metric("loss", True, T0, 0), Metric("loss", Subclass(1.0), T0, 0),
+                Metric("loss", 0.5, -1, 0), Metric("loss", 0.5, 2**63, 0),
+                Metric("loss", 0.5, T0, 2**63), Metric("loss", 0.5, T0, -(2**63) - 1),
+                Metric("loss", 0.5, float(T0), 0), Metric("loss", 0.5, T0, 0, None, "d", "x")):
+        assert metrics_impl.count_plain([good, bad, good], KNOWN) == 1, bad
+
+
+metric_values = st.one_of(st.floats(), st.integers(-(2**70), 2**70), st.booleans(),
+                          st.none(), st.just("1.5"))
+ints = st.one_of(st.integers(-(2**64), 2**64), st.floats(allow_nan=False), st.booleans(),
+                 st.none())
+keys = st.one_of(st.sampled_from(["loss", "acc", "a/b", "other"]), st.integers(0, 3))
+datasets = st.one_of(st.tuples(st.none(), st.none()),
+                     st.tuples(st.sampled_from(["ds", "x y", ""]), st.sampled_from(["d", None])))
+
+
+@st.composite
+def batches(draw: Any) -> list[Metric]:
+    out = []
+    for _ in range(draw(st.integers(0, 12))):
+        name, digest = draw(datasets)
+        out.append(Metric(draw(keys), draw(metric_values), draw(ints), draw(ints), None, name,
+                          digest))
+    return out
+
+
+@pytest.mark.c_ext
+@settings(max_examples=500, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=batches())
+def test_twins_agree_on_batches(metrics_twins: tuple[ModuleType, ModuleType],
+                                batch: list[Metric]) -> None:
+    py, c = metrics_twins
+    assert outcome(lambda: py.count_plain(batch, KNOWN)) == outcome(
+        lambda: c.count_plain(batch, KNOWN))
+    assert outcome(lambda: py.format_batch(batch)) == outcome(lambda: c.format_batch(batch))
+
+
+@pytest.mark.c_ext
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.floats(), min_size=1, max_size=50))
+def test_format_batch_round_trips_through_parse(metrics_twins: tuple[ModuleType, ModuleType],
+                                                values: list[float]) -> None:
+    py, c = metrics_twins
+    batch = [Metric("k", v, T0 + i, i) for i, v in enumerate(values)]
+    for writer, reader in ((c, py), (py, c)):
+        parsed = reader.parse(writer.format_batch(batch)["k"])
+        back = list(parsed.values)
+        assert all(a == b or (math.isnan(a) and math.isnan(b))
+                   for a, b in zip(back, values, strict=True))
+        assert list(parsed.steps) == list(range(len(values)))
