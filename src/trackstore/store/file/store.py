@@ -7,6 +7,7 @@ how metric points are appended is in :mod:`.appender`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import shutil
@@ -42,6 +43,7 @@ from ...validation import validate_experiment_id
 from ..base import RUN_NAME_TAG, AbstractStore
 from ..naming import random_run_name
 from .appender import MetricAppender
+from .cache import signature
 from .experiments import ExperimentsMixin, now_ms
 from .index import RunIndex
 from .layout import (
@@ -98,10 +100,6 @@ class _RunState:
     meta: dict[str, Any]
     info: RunInfo
     checked_at: float = 0.0
-
-
-def _signature(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class FileStore(ExperimentsMixin, AbstractStore):
@@ -182,7 +180,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         state = self._runs.get(run_id)
         if state is not None:
             try:
-                if _signature(os.stat(state.meta_path)) == state.signature:
+                if signature(os.stat(state.meta_path)) == state.signature:
                     return state
             except OSError:
                 pass
@@ -206,7 +204,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
             self._report(meta_path, "run_id or experiment_id does not match the directory")
             raise TrackstoreError(f"Run '{run_id}' metadata is in invalid state.", INVALID_STATE)
         state = _RunState(run_dir, experiment_dir, meta_path, os.path.join(run_dir, METRICS),
-                          _signature(st), meta, info)
+                          signature(st), meta, info)
         self._runs[run_id] = state
         return state
 
@@ -247,7 +245,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         write_atomic(state.meta_path, dump_meta(meta))
         state.meta, state.info = meta, info
         try:
-            state.signature = _signature(os.stat(state.meta_path))
+            state.signature = signature(os.stat(state.meta_path))
         except OSError:
             self._runs.pop(info.run_id, None)
 
@@ -291,7 +289,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._index.remember(run_id, experiment_id)
         self._runs[run_id] = _RunState(run_dir, experiment_dir, meta_path,
                                        os.path.join(run_dir, METRICS),
-                                       _signature(os.stat(meta_path)), meta, info)
+                                       signature(os.stat(meta_path)), meta, info)
         return self._reader.run(info, run_dir, experiment_dir)
 
     def get_run(self, run_id: str) -> Run:
@@ -305,12 +303,9 @@ class FileStore(ExperimentsMixin, AbstractStore):
         with self._lock:
             state = self._active_run(run_id)
             old = state.info
-            info = RunInfo(
-                run_id=old.run_id, experiment_id=old.experiment_id, user_id=old.user_id,
-                status=RunStatus.to_string(status) if status else old.status,
-                start_time=old.start_time, end_time=end_time if end_time else old.end_time,
-                lifecycle_stage=old.lifecycle_stage, artifact_uri=old.artifact_uri,
-                run_name=run_name or old.run_name)
+            info = dataclasses.replace(
+                old, status=RunStatus.to_string(status) if status else old.status,
+                end_time=end_time or old.end_time, run_name=run_name or old.run_name)
             if run_name:
                 self._write_key(state.run_dir, TAGS, RUN_NAME_TAG, run_name)
             self._write_run_meta(state, info)
@@ -321,9 +316,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
 
         with self._lock:
             state = self._run_state(checked_run_id(run_id))
-            old = state.info
-            info = RunInfo(old.run_id, old.experiment_id, old.user_id, old.status,
-                           old.start_time, old.end_time, stage, old.artifact_uri, old.run_name)
+            info = dataclasses.replace(state.info, lifecycle_stage=stage)
             self._write_run_meta(state, info,
                                  now_ms() if stage == LifecycleStage.DELETED else None)
 
@@ -345,10 +338,8 @@ class FileStore(ExperimentsMixin, AbstractStore):
             if info.lifecycle_stage == stage:
                 continue
             state = self._load_state(info.run_id, record.run_dir, experiment_dir)
-            new = RunInfo(info.run_id, info.experiment_id, info.user_id, info.status,
-                          info.start_time, info.end_time, stage, info.artifact_uri,
-                          info.run_name)
-            self._write_run_meta(state, new, deleted_time)
+            self._write_run_meta(state, dataclasses.replace(info, lifecycle_stage=stage),
+                                 deleted_time)
 
     def _run_records(self, experiment_id: str, experiment_dir: str,
                      view_type: int) -> Iterator[RunRecord]:
@@ -449,11 +440,9 @@ class FileStore(ExperimentsMixin, AbstractStore):
                 self._write_key(state.run_dir, TAGS, key, value)
             if RUN_NAME_TAG in values and values[RUN_NAME_TAG] != state.info.run_name:
                 with self._lock:
-                    old = state.info
-                    self._write_run_meta(state, RunInfo(
-                        old.run_id, old.experiment_id, old.user_id, old.status, old.start_time,
-                        old.end_time, old.lifecycle_stage, old.artifact_uri,
-                        values[RUN_NAME_TAG]), state.meta.get("deleted_time"))
+                    self._write_run_meta(
+                        state, dataclasses.replace(state.info, run_name=values[RUN_NAME_TAG]),
+                        state.meta.get("deleted_time"))
 
     def _delete_tag(self, run_id: str, key: str) -> None:
         state = self._active_run(run_id)
