@@ -194,7 +194,13 @@ def test_tree_written_by_trackstore_reads_identically_in_mlflow(tmp_path: Path) 
     root = tmp_path / "mlruns"
     client = trackstore.TrackingClient(root.as_uri())
     populate(client, trackstore.entities)
-    client.store.close()
+    store = client.store
+    assert isinstance(store, FileStore)
+    for e in store.search_experiments(3):  # trackstore's side files are there too
+        store.search_runs([e.experiment_id], "", 3)
+        store._summaries.save(e.experiment_id, store._experiment_dir(e.experiment_id) or "")
+    store.close()
+    assert len(list(root.glob(".trackstore-*"))) >= 5
     ours = trackstore_snapshot(root)
     assert mlflow_snapshot(root) == ours
     assert len(ours["runs"]) == 6 and len(ours["experiments"]) == 4

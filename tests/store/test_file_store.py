@@ -303,3 +303,71 @@ def test_cached_reads_follow_changes_made_elsewhere(root: Path, fs: FileStore) -
     got = fs.search_runs([exp], run_view_type=ViewType.ALL)[0]
     got.info.run_name = "mutated"
     assert fs.get_run(rid).info.run_name == "renamed"
+
+
+def _summary_tree(root: Path, runs: int = 120) -> tuple[str, list[str]]:
+    store = FileStore(str(root))
+    exp = store.create_experiment("summary")
+    ids = []
+    for i in range(runs):
+        rid = store.create_run(exp, "u", T0 + i, [], f"r{i}").info.run_id
+        store.log_batch(rid, metrics=[Metric("m", float(i), T0, 0)])
+        ids.append(rid)
+    store.close()
+    return exp, ids
+
+
+def _order(root: Path, exp: str) -> list[tuple[str, float, str]]:
+    store = FileStore(str(root))  # a new process: nothing cached in memory
+    try:
+        return [(r.info.run_id, r.data.metrics["m"], r.info.lifecycle_stage)
+                for r in store.search_runs([exp], order_by=["metrics.m DESC"],
+                                           run_view_type=ViewType.ALL, max_results=1000)]
+    finally:
+        store.close()
+
+
+def test_summary_side_file_is_written_and_never_trusted_blindly(root: Path) -> None:
+    exp, ids = _summary_tree(root)
+    first = _order(root, exp)
+    summary = root / f".trackstore-summary-{exp}"
+    assert summary.is_file()  # a search that parsed a lot leaves what it parsed
+    # Changes made after the summary was written: an appended point, a deleted run,
+    # a rewritten meta.yaml. A new process must see all of them.
+    other = FileStore(str(root))
+    other.log_metric(ids[0], Metric("m", 1000.0, T0 + 1, 5))
+    other.delete_run(ids[1])
+    other.update_run_info(ids[2], None, None, "renamed")
+    other.close()
+    after = _order(root, exp)
+    assert after[0] == (ids[0], 1000.0, "active")
+    assert (ids[1], 1.0, "deleted") in after
+    assert len(after) == len(first) == 120
+    store = FileStore(str(root))
+    assert store.get_run(ids[2]).info.run_name == "renamed"
+    assert store.search_runs([exp], "attributes.run_name = 'renamed'")[0].info.run_id == ids[2]
+    store.close()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage", b'{"v": 1, "meta": [1, 2]}',
+                                     b'{"v": 1, "meta": {"x": [1, 2, 3, "a", 5]}, "latest": {}}',
+                                     b'{"v": 99}'])
+def test_damaged_summary_is_ignored(root: Path, content: bytes) -> None:
+    exp, _ = _summary_tree(root)
+    expected = _order(root, exp)
+    (root / f".trackstore-summary-{exp}").write_bytes(content)
+    assert _order(root, exp) == expected
+
+
+def test_summary_of_a_copied_tree_is_rechecked(root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    exp, ids = _summary_tree(root)
+    _order(root, exp)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)  # new inodes: every summary entry misses
+    store = FileStore(str(copy))
+    store.log_metric(ids[5], Metric("m", -1.0, T0 + 9, 9))
+    store.close()
+    order = _order(copy, exp)
+    assert order[-1] == (ids[5], -1.0, "active") and len(order) == 120

@@ -33,6 +33,8 @@ class ParsedFiles:
         self._capacity = capacity
         self._entries: dict[str, tuple[tuple[int, int, int], Any]] = {}
         self._lock = threading.Lock()
+        #: Entries parsed from files (not seeded) since this map was made.
+        self.parsed = 0
 
     def get(self, path: str, sig: tuple[int, int, int]) -> Any:
         entry = self._entries.get(path)
@@ -46,10 +48,20 @@ class ParsedFiles:
 
     def put(self, path: str, sig: tuple[int, int, int], value: Any) -> None:
         with self._lock:
+            self.parsed += 1
             self._entries[path] = (sig, value)
             if len(self._entries) > self._capacity:
                 for old in list(self._entries)[: self._capacity // 10]:
                     del self._entries[old]
+
+    def seed(self, path: str, sig: tuple[int, int, int], value: Any) -> None:
+        """Add an entry known from elsewhere (a summary file) unless one is already here."""
+        if path not in self._entries and len(self._entries) < self._capacity:
+            self._entries.setdefault(path, (sig, value))
+
+    def under(self, prefix: str) -> list[tuple[str, tuple[int, int, int], Any]]:
+        """(path, signature, value) of every entry whose path starts with *prefix*."""
+        return [(p, e[0], e[1]) for p, e in list(self._entries.items()) if p.startswith(prefix)]
 
     def forget(self, prefix: str) -> None:
         with self._lock:
@@ -75,14 +87,14 @@ class LatestPoints:
 
     def __init__(self) -> None:
         # path -> (inode, size read, mtime, latest point or None)
-        self._files = ParsedFiles()
+        self.files = ParsedFiles()
 
     def latest(self, path: str) -> tuple[LatestPoint | None, bytes | None]:
         """(latest point, the whole file if it had to be read in full and is damaged).
 
         Raises OSError when the file cannot be opened.
         """
-        cached = self._files.peek(path)
+        cached = self.files.peek(path)
         if cached is not None:
             st = os.stat(path)
             (ino, size, mtime), point = cached
@@ -100,7 +112,7 @@ class LatestPoints:
                         if new is None or not new.skipped:
                             if new is not None and (point is None or _greater(new, point)):
                                 point = new
-                            self._files.put(path, (st.st_ino, st.st_size, st.st_mtime_ns),
+                            self.files.put(path, (st.st_ino, st.st_size, st.st_mtime_ns),
                                             point)
                             return point, None
             data = _read_at(fd, 0, st.st_size)
@@ -109,11 +121,11 @@ class LatestPoints:
         point = _metrics.latest(data)
         damaged = (point is None and bool(data)) or (point is not None and point.skipped > 0)
         if not damaged and data.endswith(b"\n"):
-            self._files.put(path, (st.st_ino, len(data), st.st_mtime_ns), point)
+            self.files.put(path, (st.st_ino, len(data), st.st_mtime_ns), point)
         return point, data if damaged else None
 
     def forget(self, prefix: str) -> None:
-        self._files.forget(prefix)
+        self.files.forget(prefix)
 
 
 def _read_at(fd: int, offset: int, size: int) -> bytes:

@@ -35,6 +35,7 @@ from .meta import (
     resolve_local_uri,
 )
 from .reading import RunReader
+from .summary import Summaries
 
 
 def now_ms() -> int:
@@ -50,6 +51,7 @@ class ExperimentsMixin:
     artifact_root_uri: str
     _report: Callable[[str, str], None]
     _reader: RunReader
+    _summaries: Summaries
     _set_runs_stage: Callable[[str, str, str, int | None], None]
     _forget_dir: Callable[[str], None]
 
@@ -287,4 +289,5 @@ class ExperimentsMixin:
                                   RESOURCE_DOES_NOT_EXIST)
         self._forget_dir(path)
         shutil.rmtree(path)
+        self._summaries.remove(experiment_id)
 

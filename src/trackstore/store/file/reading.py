@@ -88,6 +88,9 @@ class RunReader:
         self.report = report
         self._latest = LatestPoints()
         self._infos = ParsedFiles()
+        #: The parsed run infos and latest points, for the summary side files.
+        self.infos = self._infos
+        self.latest_points = self._latest.files
 
     def forget(self, prefix: str) -> None:
         self._latest.forget(prefix)

@@ -84,6 +84,7 @@ from .reading import (
     read_one,
     report_metric_damage,
 )
+from .summary import Summaries
 
 logger = logging.getLogger("trackstore.file")
 
@@ -128,6 +129,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._problems: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
         self._reported: set[tuple[str, str]] = set()
         self._reader = RunReader(self._report)
+        self._summaries = Summaries(self.root_directory, self._reader)
         if os.path.exists(self.root_directory) and not os.path.isdir(self.root_directory):
             raise TrackstoreError(f"'{self.root_directory}' is not a directory.",
                                   INVALID_PARAMETER_VALUE)
@@ -344,6 +346,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
     def _run_records(self, experiment_id: str, experiment_dir: str,
                      view_type: int) -> Iterator[RunRecord]:
         stages = LifecycleStage.view_type_to_stages(view_type)
+        self._summaries.load(experiment_id, experiment_dir)
         for name in list_dirs(experiment_dir):
             if name in RESERVED_EXPERIMENT_FOLDERS:
                 continue
@@ -367,13 +370,24 @@ class FileStore(ExperimentsMixin, AbstractStore):
                      max_results: int, order_by: list[str], page_token: str | None
                      ) -> PagedList[Run]:
         records: list[RunRecord] = []
+        searched = []
+        parsed_before = self._parsed_count()
         for experiment_id in dict.fromkeys(experiment_ids):
             validate_experiment_id(experiment_id)
             experiment_dir = self._experiment_dir(experiment_id)
             if experiment_dir is not None:
+                searched.append((experiment_id, experiment_dir))
                 records.extend(self._run_records(experiment_id, experiment_dir, run_view_type))
         page, token = search_runs(records, filter_string, order_by, max_results, page_token)
-        return PagedList([record.load() for record in page], token)
+        runs = PagedList([record.load() for record in page], token)
+        # Much was read from the files: keep it for the next process (see .summary).
+        if self._parsed_count() - parsed_before >= max(100, len(records) // 20):
+            for experiment_id, experiment_dir in searched:
+                self._summaries.save(experiment_id, experiment_dir)
+        return runs
+
+    def _parsed_count(self) -> int:
+        return self._reader.infos.parsed + self._reader.latest_points.parsed
 
     # -- logging -------------------------------------------------------------------------------
 
