@@ -349,13 +349,20 @@ def test_summary_side_file_is_written_and_never_trusted_blindly(root: Path) -> N
     store.close()
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00garbage", b'{"v": 1, "meta": [1, 2]}',
-                                     b'{"v": 1, "meta": {"x": [1, 2, 3, "a", 5]}, "latest": {}}',
-                                     b'{"v": 99}'])
-def test_damaged_summary_is_ignored(root: Path, content: bytes) -> None:
-    exp, _ = _summary_tree(root)
+@pytest.mark.parametrize("content", [
+    "", "\x00garbage", '{"v": 1, "meta": [1, 2]}', '{"v": 99}', "[]",
+    '{"v": 2, "experiment_id": "EXP", "artifacts": "", "runs": {"RUN": [[1, 2], {}]}}',
+    '{"v": 2, "experiment_id": "EXP", "artifacts": "", "runs": {"RUN": [null, {"m": [1]}]}}',
+    '{"v": 2, "experiment_id": "EXP", "artifacts": 5, "runs": {"RUN": [[1, 2, 3, "u",'
+    ' "FINISHED", 1, 2, "active", null, "n"], {}]}}',
+    '{"v": 2, "experiment_id": "EXP", "artifacts": "", "runs": {"RUN": [[1, 2, 3, "u",'
+    ' "DONE", 1, 2, "active", null, "n"], {}]}}',
+])
+def test_damaged_summary_is_ignored(root: Path, content: str) -> None:
+    exp, ids = _summary_tree(root)
     expected = _order(root, exp)
-    (root / f".trackstore-summary-{exp}").write_bytes(content)
+    text = content.replace("EXP", exp).replace("RUN", ids[0])
+    (root / f".trackstore-summary-{exp}").write_text(text)
     assert _order(root, exp) == expected
 
 

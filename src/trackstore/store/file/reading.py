@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ... import _metrics
+from ..._metrics_py import LatestPoint
 from ...entities import (
     Dataset,
     DatasetInput,
@@ -124,6 +125,14 @@ class RunReader:
 
     def latest_metric(self, path: str, key: str) -> Metric | None:
         """The point MLflow shows as the metric's value; None if absent or holding no point."""
+        point = self.latest_point(path, key)
+        if point is None:
+            return None
+        return Metric(key, point.value, point.timestamp, point.step,
+                      dataset_name=point.dataset_name, dataset_digest=point.dataset_digest)
+
+    def latest_point(self, path: str, key: str) -> LatestPoint | None:
+        """:meth:`latest_metric` without building a Metric (search reads only the value)."""
         for attempt in (1, 2):
             try:
                 point, damaged = self._latest.latest(path)
@@ -139,10 +148,7 @@ class RunReader:
                 continue  # maybe a write in progress, not a crash: look once more
             report_metric_damage(self.report, path, key, parsed.torn, parsed.bad_lines)
             break
-        if point is None:
-            return None
-        return Metric(key, point.value, point.timestamp, point.step,
-                      dataset_name=point.dataset_name, dataset_digest=point.dataset_digest)
+        return point
 
     def metrics(self, run_dir: str) -> list[Metric]:
         out = []
@@ -273,8 +279,8 @@ class RunRecord:
         found = self._cache.get(("m", key), self)
         if found is self:
             path = self.run_dir + _METRICS_PREFIX + key  # keys are validated: "/" is the sep
-            metric = self._reader.latest_metric(path, key)
-            found = self._cache[("m", key)] = None if metric is None else metric.value
+            point = self._reader.latest_point(path, key)
+            found = self._cache[("m", key)] = None if point is None else point.value
         return found  # type: ignore[no-any-return]
 
     def param(self, key: str) -> str | None:

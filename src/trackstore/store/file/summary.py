@@ -22,25 +22,41 @@ from .layout import read_bytes, write_atomic
 from .reading import RunReader
 
 PREFIX = ".trackstore-summary-"
-VERSION = 1
+VERSION = 2
 _META = os.sep + "meta.yaml"
+_METRICS = os.sep + "metrics" + os.sep
 _STATUSES = frozenset(RunStatus.to_string(s) for s in RunStatus.all_status())
 _STAGES = frozenset({LifecycleStage.ACTIVE, LifecycleStage.DELETED})
-_INFO_FIELDS = ("run_id", "experiment_id", "user_id", "status", "start_time", "end_time",
-                "lifecycle_stage", "artifact_uri", "run_name")
+
+# The file, JSON, per experiment:
+#   {"v": 2, "experiment_id": "<id>", "artifacts": "<artifact location>",
+#    "runs": {"<run_id>": [<meta.yaml> | null, {"<metric key>": <metric file>, ...}]}}
+#   <meta.yaml>   = [inode, size, mtime_ns, user_id, status, start_time, end_time,
+#                    lifecycle_stage, artifact_uri | null, run_name]
+#                   (artifact_uri null: "<artifacts>/<run_id>/artifacts", MLflow's default)
+#   <metric file> = [inode, size, mtime_ns] (no point) | [..., timestamp, value, step]
+#                   | [..., timestamp, value, step, dataset_name, dataset_digest]
 
 
-def _run_info(fields: list[Any]) -> RunInfo:
-    run_id, experiment_id, user_id, status, start, end, stage, artifact_uri, name = fields
-    if (type(run_id) is not str or type(experiment_id) is not str or type(user_id) is not str
-            or status not in _STATUSES or stage not in _STAGES
+def _run_info(run_id: str, experiment_id: str, artifacts: str, fields: list[Any]) -> RunInfo:
+    user_id, status, start, end, stage, artifact_uri, name = fields
+    if artifact_uri is None:
+        artifact_uri = f"{artifacts}/{run_id}/artifacts"
+    if (type(user_id) is not str or status not in _STATUSES or stage not in _STAGES
             or (start is not None and type(start) is not int)
             or (end is not None and type(end) is not int)
-            or (artifact_uri is not None and type(artifact_uri) is not str)
-            or (name is not None and type(name) is not str)):
+            or type(artifact_uri) is not str or (name is not None and type(name) is not str)):
         raise TypeError("not a run info")
     return RunInfo(run_id, experiment_id, user_id, status, start, end, stage, artifact_uri,
                    name)
+
+
+def _point(fields: list[Any]) -> LatestPoint | None:
+    if not fields:
+        return None
+    if len(fields) == 3:
+        return LatestPoint(fields[0], float(fields[1]), fields[2], None, None)
+    return LatestPoint(fields[0], float(fields[1]), fields[2], fields[3], fields[4])
 
 
 class Summaries:
@@ -61,30 +77,49 @@ class Summaries:
         self._loaded.add(experiment_id)
         try:
             doc = json.loads(read_bytes(self.path(experiment_id)))
-            if doc.get("v") != VERSION:
+            if doc["v"] != VERSION or doc["experiment_id"] != experiment_id:
                 return
+            artifacts = doc["artifacts"]
             prefix = experiment_dir + os.sep
             infos, latest = self._reader.infos, self._reader.latest_points
-            for run, (ino, size, mtime, *fields) in doc["meta"].items():
-                infos.seed(prefix + run + _META, (ino, size, mtime), _run_info(fields))
-            for rel, (ino, size, mtime, *point) in doc["latest"].items():
-                latest.seed(prefix + rel, (ino, size, mtime),
-                            LatestPoint(*point) if point else None)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            for run_id, (meta, metrics) in doc["runs"].items():
+                if meta is not None:
+                    infos.seed(prefix + run_id + _META, (meta[0], meta[1], meta[2]),
+                               _run_info(run_id, experiment_id, artifacts, meta[3:]))
+                metrics_dir = prefix + run_id + _METRICS
+                for key, (ino, size, mtime, *point) in metrics.items():
+                    latest.seed(metrics_dir + key, (ino, size, mtime), _point(point))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError):
             return  # no summary, or one we cannot use: the tree answers, as always
 
     def save(self, experiment_id: str, experiment_dir: str) -> None:
         """Write what the caches hold for the experiment (atomically; best effort)."""
         prefix = experiment_dir + os.sep
-        meta: dict[str, list[Any]] = {}
+        runs: dict[str, list[Any]] = {}
+        artifacts = None
         for path, sig, info in self._reader.infos.under(prefix):
-            if path.endswith(_META):
-                run = path[len(prefix):-len(_META)]
-                meta[run] = [*sig, *(getattr(info, f) for f in _INFO_FIELDS)]
-        latest: dict[str, list[Any]] = {}
+            if not path.endswith(_META):
+                continue
+            run_id = path[len(prefix):-len(_META)]
+            uri = info.artifact_uri
+            if artifacts is None and uri and uri.endswith(f"/{run_id}/artifacts"):
+                artifacts = uri[: -len(f"/{run_id}/artifacts")]
+            if uri == f"{artifacts}/{run_id}/artifacts":
+                uri = None
+            runs[run_id] = [[*sig, info.user_id, info.status, info.start_time, info.end_time,
+                             info.lifecycle_stage, uri, info.run_name], {}]
         for path, sig, point in self._reader.latest_points.under(prefix):
-            latest[path[len(prefix):]] = [*sig, *(point or ())]
-        doc = {"v": VERSION, "meta": meta, "latest": latest}
+            run_id, sep, key = path[len(prefix):].partition(_METRICS)
+            if not sep:
+                continue
+            fields: list[Any] = [*sig]
+            if point is not None:
+                fields += [point.timestamp, point.value, point.step]
+                if point.dataset_name is not None:
+                    fields += [point.dataset_name, point.dataset_digest]
+            runs.setdefault(run_id, [None, {}])[1][key] = fields
+        doc = {"v": VERSION, "experiment_id": experiment_id, "artifacts": artifacts or "",
+               "runs": runs}
         try:
             write_atomic(self.path(experiment_id),
                          json.dumps(doc, separators=(",", ":")).encode(), fsync=False)
