@@ -22,3 +22,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     except ImportError:
         lines.append("baseline: mlflow not installed (MLflow rows are skipped)")
     return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_disk(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start timing on a quiet disk.
+
+    pytest deletes old temporary trees (hundreds of thousands of files from earlier benchmark
+    sessions) when the first test asks for a temporary directory, and the kernel writes them
+    back for seconds afterwards: that I/O would be timed as the first benchmarks' cost. Trigger
+    the clean-up now and wait for the writeback.
+    """
+    tmp_path_factory.getbasetemp()
+    os.sync()
