@@ -7,14 +7,16 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from trackstore import _yamlio
+from trackstore import _metrics, _yamlio
 from trackstore.entities import Metric, Param, RunTag, ViewType
 from trackstore.exceptions import TrackstoreError
 from trackstore.store.file import FileStore
 from trackstore.store.file import layout as layout_module
+from trackstore.store.file.appender import TORN_MARK, MetricAppender
 
 T0 = 1_700_000_000_000
 
@@ -106,7 +108,11 @@ def test_torn_last_line_is_skipped_reported_and_not_glued(fs: FileStore) -> None
     fs.log_metric(rid, Metric("m", 1.0, T0, 0))
     path = run_dir(fs, rid) / "metrics" / "m"
     with open(path, "ab") as f:
-        f.write(b"1700000000001 0.5")  # a writer killed mid-line
+        f.write(b"1700000000001 0.5")  # a writer killed mid-line...
+    # ...or one still at work: a fresh fragment is skipped without a word.
+    assert [m.value for m in fs.get_metric_history(rid, "m")] == [1.0]
+    assert fs.problems() == []
+    os.utime(path, (time.time() - 5, time.time() - 5))  # it stays: a crash
     assert [m.value for m in fs.get_metric_history(rid, "m")] == [1.0]
     assert any("torn last line" in problem for _, problem in fs.problems())
     other = FileStore(fs.root_directory)  # a new process appends after the torn fragment
@@ -231,6 +237,66 @@ def test_concurrent_processes_append_whole_lines(root: Path, fs: FileStore) -> N
     assert steps == sorted(w * 1000 + i for w in range(4) for i in range(300))
     assert fs.get_run(rid).data.params == {f"p{w}": str(w) for w in range(4)}
     assert fs.problems() == []
+
+
+def _append_with_fresh_descriptors(metrics_dir: str, worker: int, start: Any) -> None:
+    start.wait()
+    for i in range(1000):  # each appender opens the file anew and checks its tail
+        appender = MetricAppender()
+        lines = b"".join(b"%d 0.123456789012345 %d\n" % (T0 + i, worker * 10_000 + i * 5 + j)
+                         for j in range(5))
+        appender.append(metrics_dir, "m", lines)
+        appender.close()
+
+
+def test_writes_in_flight_are_not_taken_for_torn_lines(tmp_path: Path) -> None:
+    # Linux grows an appended file page by page, so a process opening it can see half of a
+    # line that another process is still writing. That must not be sealed as torn.
+    metrics_dir = str(tmp_path / "metrics")
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_append_with_fresh_descriptors, args=(metrics_dir, w, start))
+             for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    parsed = _metrics.parse(Path(metrics_dir, "m").read_bytes())
+    assert (parsed.bad_lines, parsed.torn) == ([], False)
+    assert sorted(parsed.steps) == sorted(w * 10_000 + s for w in range(4) for s in range(5000))
+
+
+def test_an_unfinished_line_is_waited_for_not_sealed(tmp_path: Path) -> None:
+    path = tmp_path / "m"
+    path.write_bytes(b"1700000000000 0.5 0\n1700000000001 0.2")  # a write in progress...
+
+    def finish() -> None:
+        time.sleep(0.05)
+        with open(path, "ab") as f:
+            f.write(b"5 1\n")  # ...that completes 50 ms later
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    appender = MetricAppender(settle=0.5)
+    appender.append(str(tmp_path), "m", b"1700000000002 0.3 2\n")
+    appender.close()
+    finisher.join()
+    parsed = _metrics.parse(path.read_bytes())
+    assert (parsed.bad_lines, parsed.torn) == ([], False)
+    assert list(parsed.values) == [0.5, 0.25, 0.3] and list(parsed.steps) == [0, 1, 2]
+
+
+def test_a_fragment_that_stays_is_sealed_after_the_settle_time(tmp_path: Path) -> None:
+    path = tmp_path / "m"
+    path.write_bytes(b"1700000000000 0.5 0\n1700000000001 0.2")
+    appender = MetricAppender(settle=0.05)
+    started = time.monotonic()
+    appender.append(str(tmp_path), "m", b"1700000000002 0.3 2\n")
+    assert time.monotonic() - started >= 0.05
+    appender.close()
+    assert path.read_bytes() == (b"1700000000000 0.5 0\n1700000000001 0.2" + TORN_MARK
+                                 + b"1700000000002 0.3 2\n")
 
 
 def test_run_deleted_by_another_process_is_noticed(root: Path, fs: FileStore) -> None:

@@ -11,12 +11,22 @@ point onto the fragment. So the fragment is closed with :data:`TORN_MARK`: six m
 space-separated fields guarantee the line has too many fields to parse, in trackstore's
 reader and in MLflow's, so a cut-short number (``0.5`` from ``0.51``) can never come back as
 data. The marked line is skipped and reported on read, and ``trackstore fsck`` finds it.
+
+A missing newline does not always mean a crash. Linux serialises ``O_APPEND`` writes against
+each other, but not against ``fstat``/``pread``: a write that crosses a page boundary grows
+the file page by page, so another process can see the first part of a line that is still
+being written. Sealing then would put a spurious torn line after the writer's (complete)
+line. A live writer finishes within microseconds, or a few hundred milliseconds when the
+kernel throttles dirty pages; a crashed writer's fragment never changes. So the tail is
+sealed only once the file has stopped growing for :data:`SETTLE` seconds with its last byte
+still not a newline: the wait is paid once per genuinely torn file, never on a healthy one.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 
 from ...exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
 from .layout import key_path
@@ -25,6 +35,27 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_CLOEXEC
 #: Appended to a torn fragment before anything else is appended to its file.
 TORN_MARK = b" [torn line: a writer was interrupted]\n"
+#: Seconds an unterminated tail must stay unchanged before it is taken for a crashed writer's.
+SETTLE = 1.0
+
+
+def tail_is_torn(fd: int, settle: float = SETTLE) -> bool:
+    """Whether the file of *fd* ends in a fragment no writer will finish (see the module doc)."""
+    size = os.fstat(fd).st_size
+    stable_since = None
+    pause = 0.0005
+    while size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+        now = time.monotonic()
+        if stable_since is None:
+            stable_since = now
+        elif now - stable_since >= settle:
+            return True
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+        grown = os.fstat(fd).st_size
+        if grown != size:  # a writer is at work: judge its end afresh
+            size, stable_since, pause = grown, None, 0.0005
+    return False
 
 
 class MetricAppender:
@@ -34,8 +65,9 @@ class MetricAppender:
     is closing; a ``write()`` of a few lines costs about a microsecond.
     """
 
-    def __init__(self, capacity: int = 256) -> None:
+    def __init__(self, capacity: int = 256, settle: float = SETTLE) -> None:
         self._capacity = capacity
+        self.settle = settle
         self._fds: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -63,8 +95,7 @@ class MetricAppender:
                 "a file where the other needs a directory (e.g. 'loss' and 'loss/train')",
                 INVALID_PARAMETER_VALUE) from None
         try:
-            size = os.fstat(fd).st_size
-            if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+            if tail_is_torn(fd, self.settle):
                 os.write(fd, TORN_MARK)
         except BaseException:
             os.close(fd)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from ...entities import (
     RunInputs,
     RunTag,
 )
+from .appender import SETTLE
 from .cache import LatestPoints, ParsedFiles, signature
 from .layout import (
     DATASETS,
@@ -61,12 +63,24 @@ def input_id(source_id: str, run_id: str) -> str:
 
 def report_metric_damage(report: Report, path: str, key: str, parsed_torn: bool,
                          bad_lines: list[tuple[int, str]]) -> None:
-    if parsed_torn:
+    """Report what a read of a metric file skipped.
+
+    An unterminated last line of a file written to within the last :data:`SETTLE` seconds is
+    most likely a write still in progress (see :mod:`.appender`): it is skipped silently.
+    """
+    if parsed_torn and not _recently_written(path):
         report(path, f"metric '{key}': torn last line (a writer was interrupted); skipped")
     for line_no, reason in bad_lines[:3]:
         report(path, f"metric '{key}': line {line_no} is malformed ({reason}); skipped")
     if len(bad_lines) > 3:
         report(path, f"metric '{key}': {len(bad_lines) - 3} more malformed lines skipped")
+
+
+def _recently_written(path: str) -> bool:
+    try:
+        return time.time() - os.stat(path).st_mtime < SETTLE
+    except OSError:
+        return False
 
 
 def read_one(folder: str, key: str) -> str | None:
