@@ -1,0 +1,291 @@
+"""trackstore's SQL schema (SQLAlchemy Core), the same on every dialect.
+
+This is not MLflow's schema: it is built for narrow, append-heavy metric tables and for
+searches that run in the database. The alembic migrations in :mod:`.migrations` create and
+evolve it; this module is the description of the head revision that the store's statements
+and ``trackstore db check`` use.
+
+Tables and why each index exists
+--------------------------------
+``id_counters``
+    ``(name, next_value)``. Experiment ids are handed out by one ``UPDATE ... SET next_value =
+    next_value + 1`` on the ``'experiment'`` row: no identity column, so the default
+    experiment ``0`` and 18-digit ids imported from file stores are inserted like any other
+    id on every dialect (no ``IDENTITY_INSERT``, no ``NO_AUTO_VALUE_ON_ZERO``), and an id is
+    never reused after ``gc``.
+``experiments``
+    ``experiment_id`` is a BIGINT primary key. ``uq_experiments_name``: names are unique
+    whatever the lifecycle stage, compared case-sensitively (MLflow's rule) and the index
+    serves ``get_experiment_by_name``.
+``experiment_tags``
+    primary key ``(experiment_id, key)``: one value per key, and the tags of an experiment are
+    one index range.
+``runs``
+    ``run_key`` is an integer surrogate (identity) that every per-run table references, so
+    metric rows carry 8 bytes instead of a 32-character id. ``uq_runs_run_uuid`` maps the
+    public id to it. ``ix_runs_search (experiment_id, lifecycle_stage, start_time,
+    run_uuid)`` is the search's default order (``start_time DESC, run_id``) within the
+    experiments and view asked for: the first page of a search reads only that many entries.
+    ``ix_runs_deleted (lifecycle_stage, deleted_time)`` finds what ``gc`` may remove.
+    The run's name is its ``mlflow.runName`` tag (one source of truth, as MLflow's search
+    treats it).
+``run_params`` / ``run_tags``
+    primary key ``(run_key, key)``: a run's params or tags are one range; a filter
+    ``params.x = ...`` is a primary-key probe per candidate run.
+``metric_keys``
+    every metric key ever logged, once, with a small integer id (``uq_metric_keys_key``);
+    rows of ``metrics`` and ``latest_metrics`` carry the id. Keys are never deleted, so
+    processes cache the mapping forever.
+``metric_datasets``
+    the ``(dataset_name, dataset_digest)`` pairs metric points may name, with an integer id,
+    cached like the keys; ``metrics.dataset_id`` is NULL for the usual point without one.
+``metrics``
+    one narrow row per point: ``(run_key, key_id, step, timestamp, value, kind,
+    dataset_id)``. ``kind`` says what ``value`` means (:data:`KIND_FINITE` for a number
+    stored in ``value``; :data:`KIND_NAN`, :data:`KIND_NEG_INF`, :data:`KIND_POS_INF` with
+    ``value = 0``): MySQL and SQL Server cannot store NaN or infinities in a float column
+    and SQLite turns NaN into NULL, so this is what makes them round-trip exactly
+    everywhere. ``uq_metrics_point (run_key, key_id, step, timestamp, kind, value)`` stores
+    an exact duplicate point once (a retried ``log_batch`` is idempotent) and is the order
+    of a metric's history: reading one metric of one run is one index range. There is no
+    primary key: InnoDB clusters the table on this unique key and SQL Server is told to;
+    the value is in no primary key.
+``latest_metrics``
+    the latest point of each ``(run_key, key_id)`` (its primary key), max by ``(step,
+    timestamp, value)`` -- values ordered NaN < -inf < finite < +inf, which is what
+    :data:`KIND_NAN` < :data:`KIND_NEG_INF` < :data:`KIND_FINITE` < :data:`KIND_POS_INF`
+    gives. It is kept by one set-based upsert per batch, in key order.
+    ``ix_latest_metrics_key (key_id, kind, value)`` serves filters and orderings on a metric
+    across many runs.
+``datasets``
+    a dataset, once per experiment (``uq_datasets_identity (experiment_id, name, digest)``,
+    as MLflow identifies them), with an integer ``dataset_key``.
+``run_inputs`` / ``run_input_tags`` / ``run_model_inputs``
+    which datasets (with their input tags) and which logged models a run used; primary keys
+    start with ``run_key``: a run's inputs are one range.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mssql, mysql, postgresql
+from sqlalchemy.types import TypeEngine
+
+#: What the ``kind`` column of ``metrics`` and ``latest_metrics`` says about ``value``.
+KIND_NAN, KIND_NEG_INF, KIND_FINITE, KIND_POS_INF = 0, 1, 2, 3
+
+#: Constraint names, the same on every dialect (so migrations can name them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MSSQL_BINARY = "Latin1_General_100_BIN2"
+MYSQL_BINARY = "utf8mb4_bin"
+POSTGRES_BINARY = "C"
+
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+LIFECYCLE_STAGES = ("active", "deleted")
+
+
+def string(length: int) -> TypeEngine[str]:
+    """A string column compared as Python compares ``str``: case-sensitively, by code point.
+
+    Every text column has a binary collation, so equality, ``LIKE``, uniqueness and
+    ``ORDER BY`` agree with the file store on every dialect: ``C`` on PostgreSQL (its
+    default collation is the locale's), ``utf8mb4_bin`` on MySQL/MariaDB (the default is
+    case-insensitive), ``Latin1_General_100_BIN2`` with ``NVARCHAR`` on SQL Server (the same;
+    ``NVARCHAR`` keeps Unicode). SQLite compares strings bytewise already.
+    """
+    return (String(length)
+            .with_variant(postgresql.VARCHAR(length, collation=POSTGRES_BINARY), "postgresql")
+            .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation=MYSQL_BINARY),
+                          "mysql", "mariadb")
+            .with_variant(mssql.NVARCHAR(length, collation=MSSQL_BINARY), "mssql"))
+
+
+def long_text() -> TypeEngine[str]:
+    """Text longer than an indexable string (tag values: 8,000 characters; dataset sources)."""
+    return (Text()
+            .with_variant(postgresql.TEXT(collation=POSTGRES_BINARY), "postgresql")
+            .with_variant(mysql.MEDIUMTEXT(charset="utf8mb4", collation=MYSQL_BINARY),
+                          "mysql", "mariadb")
+            .with_variant(mssql.NVARCHAR(None, collation=MSSQL_BINARY), "mssql"))
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+id_counters = Table(
+    "id_counters", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+)
+
+experiments = Table(
+    "experiments", metadata,
+    Column("experiment_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", string(500), nullable=False),
+    Column("artifact_location", string(2048)),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("creation_time", BigInteger),
+    Column("last_update_time", BigInteger),
+    UniqueConstraint("name"),
+    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
+)
+
+experiment_tags = Table(
+    "experiment_tags", metadata,
+    Column("experiment_id", BigInteger,
+           ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column("key", string(250), nullable=False),
+    Column("value", long_text(), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("run_key", BigInteger, Identity(start=1), primary_key=True),
+    Column("run_uuid", string(256), nullable=False),
+    Column("experiment_id", BigInteger, ForeignKey("experiments.experiment_id"),
+           nullable=False),
+    Column("user_id", string(256)),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("deleted_time", BigInteger),
+    Column("artifact_uri", string(4000)),
+    UniqueConstraint("run_uuid"),
+    CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
+    Index("ix_runs_search", "experiment_id", "lifecycle_stage", "start_time", "run_uuid"),
+    Index("ix_runs_deleted", "lifecycle_stage", "deleted_time"),
+)
+
+
+def _per_run(name: str, value_nullable: bool) -> Table:
+    return Table(
+        name, metadata,
+        Column("run_key", BigInteger, ForeignKey("runs.run_key", ondelete="CASCADE"),
+               nullable=False),
+        Column("key", string(250), nullable=False),
+        Column("value", long_text(), nullable=value_nullable),
+        PrimaryKeyConstraint("run_key", "key"),
+    )
+
+
+run_params = _per_run("run_params", value_nullable=False)
+run_tags = _per_run("run_tags", value_nullable=False)
+
+metric_keys = Table(
+    "metric_keys", metadata,
+    Column("key_id", Integer, Identity(start=1), primary_key=True),
+    Column("key", string(250), nullable=False),
+    UniqueConstraint("key"),
+)
+
+metric_datasets = Table(
+    "metric_datasets", metadata,
+    Column("dataset_id", Integer, Identity(start=1), primary_key=True),
+    Column("name", string(500), nullable=False),
+    Column("digest", string(36), nullable=False),
+    UniqueConstraint("name", "digest"),
+)
+
+_KIND_CHECK = f"kind IN ({KIND_NAN}, {KIND_NEG_INF}, {KIND_FINITE}, {KIND_POS_INF})"
+
+metrics = Table(
+    "metrics", metadata,
+    Column("run_key", BigInteger, nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float(53), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("dataset_id", Integer),
+    UniqueConstraint("run_key", "key_id", "step", "timestamp", "kind", "value",
+                     name="uq_metrics_point", mssql_clustered=True),
+    CheckConstraint(_KIND_CHECK, name="kind"),
+)
+
+latest_metrics = Table(
+    "latest_metrics", metadata,
+    Column("run_key", BigInteger, nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float(53), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("dataset_id", Integer),
+    PrimaryKeyConstraint("run_key", "key_id"),
+    CheckConstraint(_KIND_CHECK, name="kind"),
+    Index("ix_latest_metrics_key", "key_id", "kind", "value"),
+)
+
+datasets = Table(
+    "datasets", metadata,
+    Column("dataset_key", BigInteger, Identity(start=1), primary_key=True),
+    Column("experiment_id", BigInteger,
+           ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column("name", string(500), nullable=False),
+    Column("digest", string(36), nullable=False),
+    Column("source_type", string(36), nullable=False),
+    Column("source", long_text(), nullable=False),
+    Column("schema", long_text()),
+    Column("profile", long_text()),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_identity"),
+)
+
+run_inputs = Table(
+    "run_inputs", metadata,
+    Column("run_key", BigInteger, ForeignKey("runs.run_key", ondelete="CASCADE"),
+           nullable=False),
+    Column("dataset_key", BigInteger, ForeignKey("datasets.dataset_key", ondelete="CASCADE"),
+           nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("run_key", "dataset_key"),
+)
+
+run_input_tags = Table(
+    "run_input_tags", metadata,
+    Column("run_key", BigInteger, nullable=False),
+    Column("dataset_key", BigInteger, nullable=False),
+    Column("key", string(255), nullable=False),
+    Column("value", string(500), nullable=False),
+    PrimaryKeyConstraint("run_key", "dataset_key", "key"),
+    ForeignKeyConstraint(["run_key", "dataset_key"],
+                         ["run_inputs.run_key", "run_inputs.dataset_key"], ondelete="CASCADE"),
+)
+
+run_model_inputs = Table(
+    "run_model_inputs", metadata,
+    Column("run_key", BigInteger, ForeignKey("runs.run_key", ondelete="CASCADE"),
+           nullable=False),
+    Column("model_id", string(256), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("run_key", "model_id"),
+)
