@@ -33,7 +33,16 @@ def _file_store(store_uri: str, artifact_uri: str | None) -> AbstractStore:
     return FileStore(store_uri, artifact_uri)
 
 
-_BUILTIN: dict[str, StoreFactory] = {"": _file_store, "file": _file_store}
+def _sql_store(store_uri: str, artifact_uri: str | None) -> AbstractStore:
+    from .sql import SqlStore
+
+    return SqlStore(store_uri, artifact_uri)
+
+
+_BUILTIN: dict[str, StoreFactory] = {
+    "": _file_store, "file": _file_store,
+    **dict.fromkeys(("sqlite", "postgresql", "mysql", "mariadb", "mssql"), _sql_store),
+}
 
 
 def uri_scheme(uri: str) -> str:
@@ -56,7 +65,7 @@ def factory_for(uri: str) -> StoreFactory:
     if scheme in plugins:
         factory: StoreFactory = plugins[scheme].load()
         return factory
-    supported = sorted({"file", "(a plain path)", *plugins})
+    supported = sorted({*(k for k in _BUILTIN if k), "(a plain path)", *plugins})
     raise TrackstoreError(
         f"Unsupported tracking URI {uri!r}: no store handles the scheme {scheme!r}. Supported "
         f"schemes: {', '.join(supported)}. Other schemes come from plugins registered in the "

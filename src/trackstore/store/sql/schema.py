@@ -124,6 +124,11 @@ def string(length: int) -> TypeEngine[str]:
             .with_variant(mssql.NVARCHAR(length, collation=MSSQL_BINARY), "mssql"))
 
 
+def surrogate_key() -> TypeEngine[int]:
+    """A 64-bit identity column; on SQLite ``INTEGER`` so it is the table's rowid."""
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
 def long_text() -> TypeEngine[str]:
     """Text longer than an indexable string (tag values: 8,000 characters; dataset sources)."""
     return (Text()
@@ -168,7 +173,7 @@ experiment_tags = Table(
 
 runs = Table(
     "runs", metadata,
-    Column("run_key", BigInteger, Identity(start=1), primary_key=True),
+    Column("run_key", surrogate_key(), Identity(start=1), primary_key=True),
     Column("run_uuid", string(256), nullable=False),
     Column("experiment_id", BigInteger, ForeignKey("experiments.experiment_id"),
            nullable=False),
@@ -248,7 +253,7 @@ latest_metrics = Table(
 
 datasets = Table(
     "datasets", metadata,
-    Column("dataset_key", BigInteger, Identity(start=1), primary_key=True),
+    Column("dataset_key", surrogate_key(), Identity(start=1), primary_key=True),
     Column("experiment_id", BigInteger,
            ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
     Column("name", string(500), nullable=False),

@@ -1,0 +1,135 @@
+"""The write statements of the SQL store, as SQL text per dialect, run on DBAPI cursors.
+
+Writes are few statement shapes executed very often, so they skip SQLAlchemy's per-call
+machinery: each is rendered once per dialect and run with the driver's ``executemany`` (or,
+for metric points, the form the driver ingests fastest, built by :mod:`trackstore._sqlbatch`).
+Only numbers reach SQL text (MySQL's multi-row ``VALUES`` of metric rows); every string is a
+bound parameter.
+
+Insert-if-absent and upsert exist on every dialect, each in its own spelling: ``ON CONFLICT``
+(SQLite, PostgreSQL), ``ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB; never ``INSERT IGNORE``,
+which would also turn a too-long value into a silent truncation), ``MERGE ... WITH
+(HOLDLOCK)`` (SQL Server).
+
+The latest-value upsert replaces a row only with a greater ``(step, timestamp, kind,
+value)``. On MySQL the assignments of ``ON DUPLICATE KEY UPDATE`` run left to right and each
+sees the columns the previous ones changed, so the comparison is made once, by the first
+assignment, into a session variable the others read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+
+LATEST_COLUMNS = ("run_key", "key_id", "step", "timestamp", "value", "kind", "dataset_id")
+METRIC_COLUMNS = LATEST_COLUMNS
+
+
+class Statements:
+    """The write statements of one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        name = dialect.name
+        self.dialect = "mysql" if name == "mariadb" else name
+        self.mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        self.q = dialect.identifier_preparer.quote
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _cols(self, columns: Sequence[str]) -> str:
+        return ", ".join(self.q(c) for c in columns)
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self.mark] * n)
+
+    def insert(self, table: str, columns: Sequence[str]) -> str:
+        return (f"INSERT INTO {table} ({self._cols(columns)}) "
+                f"VALUES ({self._marks(len(columns))})")
+
+    def insert_absent(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+        """Insert a row unless one with the same *keys* exists (then nothing changes)."""
+        if self.dialect in ("sqlite", "postgresql"):
+            return (f"{self.insert(table, columns)} "
+                    f"ON CONFLICT ({self._cols(keys)}) DO NOTHING")
+        if self.dialect == "mysql":
+            first = self.q(keys[0])
+            return f"{self.insert(table, columns)} ON DUPLICATE KEY UPDATE {first} = {first}"
+        return self._merge(table, columns, keys, update=())
+
+    def upsert(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+        """Insert a row, or overwrite the non-key columns of the row with the same *keys*."""
+        values = [c for c in columns if c not in keys]
+        if self.dialect in ("sqlite", "postgresql"):
+            sets = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in values)
+            return (f"{self.insert(table, columns)} "
+                    f"ON CONFLICT ({self._cols(keys)}) DO UPDATE SET {sets}")
+        if self.dialect == "mysql":
+            sets = ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in values)
+            return f"{self.insert(table, columns)} ON DUPLICATE KEY UPDATE {sets}"
+        return self._merge(table, columns, keys, update=values)
+
+    def _merge(self, table: str, columns: Sequence[str], keys: Sequence[str],
+               update: Sequence[str], condition: str = "") -> str:
+        on = " AND ".join(f"t.{self.q(k)} = s.{self.q(k)}" for k in keys)
+        sql = (f"MERGE {table} WITH (HOLDLOCK) AS t "
+               f"USING (VALUES ({self._marks(len(columns))})) AS s ({self._cols(columns)}) "
+               f"ON {on} ")
+        if update:
+            sets = ", ".join(f"{self.q(c)} = s.{self.q(c)}" for c in update)
+            sql += f"WHEN MATCHED{condition} THEN UPDATE SET {sets} "
+        cols = self._cols(columns)
+        values = ", ".join(f"s.{self.q(c)}" for c in columns)
+        return sql + f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values});"
+
+    def _greater(self, new: str, old: str) -> str:
+        """SQL for ``(step, timestamp, kind, value)`` of *new* > that of *old*."""
+        s, t, k, v = (self.q(c) for c in ("step", "timestamp", "kind", "value"))
+        return (f"({new}{s} > {old}{s} OR ({new}{s} = {old}{s} AND ({new}{t} > {old}{t} OR "
+                f"({new}{t} = {old}{t} AND ({new}{k} > {old}{k} OR "
+                f"({new}{k} = {old}{k} AND {new}{v} > {old}{v}))))))")
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def insert_metrics(self) -> str:
+        """Insert metric rows, an exact duplicate of a stored point being skipped."""
+        return self.insert_absent("metrics", METRIC_COLUMNS,
+                                  ("run_key", "key_id", "step", "timestamp", "kind", "value"))
+
+    def upsert_latest(self) -> str:
+        """Insert a latest-value row, or replace the stored one if the new point is greater."""
+        cols = LATEST_COLUMNS
+        values = cols[2:]
+        keys = ("run_key", "key_id")
+        if self.dialect in ("sqlite", "postgresql"):
+            sets = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in values)
+            return (f"{self.insert('latest_metrics', cols)} ON CONFLICT ({self._cols(keys)}) "
+                    f"DO UPDATE SET {sets} "
+                    f"WHERE {self._greater('excluded.', 'latest_metrics.')}")
+        if self.dialect == "mysql":
+            newer = self._greater_values()
+            first, *rest = values
+            assignments = [f"{self.q(first)} = IF(@trackstore_newer := {newer}, "
+                           f"VALUES({self.q(first)}), {self.q(first)})"]
+            # The others read the variable: the comparison saw every column unchanged.
+            assignments += [f"{self.q(c)} = IF(@trackstore_newer, VALUES({self.q(c)}), "
+                            f"{self.q(c)})" for c in rest]
+            return (f"{self.insert('latest_metrics', cols)} "
+                    f"ON DUPLICATE KEY UPDATE {', '.join(assignments)}")
+        return self._merge("latest_metrics", cols, keys, values,
+                           condition=f" AND {self._greater('s.', 't.')}")
+
+    def _greater_values(self) -> str:
+        s, t, k, v = (self.q(c) for c in ("step", "timestamp", "kind", "value"))
+        return (f"(VALUES({s}) > {s} OR (VALUES({s}) = {s} AND (VALUES({t}) > {t} OR "
+                f"(VALUES({t}) = {t} AND (VALUES({k}) > {k} OR "
+                f"(VALUES({k}) = {k} AND VALUES({v}) > {v}))))))")
+
+
+def executemany(cursor: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    if len(rows) == 1:
+        cursor.execute(sql, rows[0])
+    elif rows:
+        cursor.executemany(sql, rows)

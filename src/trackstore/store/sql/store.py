@@ -1,0 +1,827 @@
+"""``SqlStore``: the tracking API on SQLite, PostgreSQL, MySQL/MariaDB and SQL Server.
+
+The schema is trackstore's own (:mod:`.schema`); the statements that write run on DBAPI
+cursors (:mod:`.statements`), reads and searches are SQLAlchemy Core.
+
+Guarantees
+----------
+* One ``log_batch`` is one transaction: params, tags and metrics are all stored or none
+  (MLflow's SQL store commits them separately). A param conflict changes nothing.
+* An exact duplicate metric point (same run, key, step, timestamp and value) is stored once,
+  so a retried ``log_batch`` is idempotent.
+* NaN, +inf and -inf round-trip exactly (``kind`` column; MLflow stores inf as DBL_MAX).
+* The latest value of each metric is kept in ``latest_metrics`` by one set-based upsert per
+  batch, rows in key order, so concurrent writers to one run never deadlock; no ``SELECT
+  ... FOR UPDATE``.
+* Metric keys and metric dataset references are registered in their own short transaction
+  before the batch's (they are never deleted, so a registered but unused key is harmless and
+  the batch's transaction holds no lock on the shared dictionaries).
+
+Semantics shared with the file store (and where MLflow's two stores disagree, the file
+store's): deleting an experiment deletes its active runs (runs deleted earlier keep their
+``deleted_time``); restoring it restores every run; runs without ``deleted_time`` are always
+eligible for ``gc``. A metric's history is ordered by ``(step, timestamp, value)``; the file
+store keeps the order of logging.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ... import _sqlbatch
+from ...entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    InputTag,
+    LifecycleStage,
+    LoggedModelInput,
+    Metric,
+    MetricHistory,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    RunTag,
+)
+from ...exceptions import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackstoreError,
+)
+from ...search import (
+    create_page_token,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_page_token,
+    parse_run_filter,
+    parse_run_order_by,
+    validate_experiment_max_results,
+    validate_run_max_results,
+)
+from ...validation import validate_experiment_id
+from ..base import RUN_NAME_TAG, AbstractStore, checked_run_id
+from ..file.meta import append_to_uri, path_to_file_uri, resolve_local_uri
+from ..naming import random_run_name
+from . import schema as s
+from .engine import engine_for
+from .statements import METRIC_COLUMNS, Statements, executemany
+
+T = TypeVar("T")
+_ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
+_EXPERIMENT_COUNTER = "experiment"
+#: PostgreSQL: the temporary table a batch of points is copied into (one per connection).
+_STAGE = "trackstore_metric_stage"
+_STAGE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (run_key BIGINT, key_id INTEGER, "
+              'step BIGINT, "timestamp" BIGINT, value DOUBLE PRECISION, kind SMALLINT, '
+              "dataset_id INTEGER)")
+#: DBAPI connections whose staging table exists (weak: gone with the connection).
+_staged: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+#: Rows per statement when a list of ids is sent as an ``IN (...)`` list.
+_CHUNK = 500
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class SqlStore(AbstractStore):
+    """The tracking store on a SQL database (see the module doc)."""
+
+    def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
+        self.db_uri = db_uri
+        self.engine = engine_for(db_uri)
+        self.artifact_root_uri = (resolve_local_uri(default_artifact_root)
+                                  if default_artifact_root
+                                  else path_to_file_uri(os.path.abspath("mlruns")))
+        self._sql = Statements(self.engine.dialect)
+        self._dialect = self._sql.dialect
+        self._key_ids: dict[str, int] = {}
+        self._dataset_ids: dict[tuple[str, str], int] = {}
+        self._run_keys: dict[str, int] = {}
+        self._lock = threading.Lock()
+        from .migrate import ensure_schema
+
+        ensure_schema(self.engine)
+        self._create_default_rows()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A DBAPI cursor in a write transaction: committed on success, else rolled back."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            if self._dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+                raw.commit()
+            except BaseException:
+                if self._dialect == "postgresql":  # what this transaction created is gone
+                    _staged.pop(cursor.connection, None)
+                raw.rollback()
+                raise
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            yield connection
+
+    def _create_default_rows(self) -> None:
+        """The experiment-id counter and the default experiment ``0``, if missing."""
+        with self._write() as cur:
+            cur.execute(self._sql.insert_absent("id_counters", ("name", "next_value"),
+                                                ("name",)), (_EXPERIMENT_COUNTER, 1))
+            created = now_ms()
+            cur.execute(self._sql.insert_absent(
+                "experiments", ("experiment_id", "name", "artifact_location", "lifecycle_stage",
+                                "creation_time", "last_update_time"), ("experiment_id",)),
+                (0, Experiment.DEFAULT_EXPERIMENT_NAME,
+                 append_to_uri(self.artifact_root_uri, "0"), _ACTIVE, created, created))
+
+    # -- experiments ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _experiment_key(experiment_id: object) -> int | None:
+        """The integer id of *experiment_id*, or None if it cannot name a SQL experiment."""
+        text = validate_experiment_id("0" if experiment_id is None else experiment_id)
+        if not text.isdigit() or len(text) > 18:
+            return None
+        return int(text)
+
+    def _experiments(self, conn: Connection, where: Any) -> list[Experiment]:
+        e, t = s.experiments, s.experiment_tags
+        rows = conn.execute(sa.select(e).where(where)).all()
+        if not rows:
+            return []
+        tags: dict[int, dict[str, str]] = defaultdict(dict)
+        ids = [r.experiment_id for r in rows]
+        for chunk in _chunks(ids):
+            for tag in conn.execute(sa.select(t).where(t.c.experiment_id.in_(chunk))):
+                tags[tag.experiment_id][tag.key] = tag.value
+        return [Experiment(str(r.experiment_id), r.name, r.artifact_location or "",
+                           r.lifecycle_stage, tags.get(r.experiment_id, {}),
+                           r.creation_time, r.last_update_time) for r in rows]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        key = self._experiment_key(experiment_id)
+        if key is not None:
+            with self._read() as conn:
+                found = self._experiments(conn, s.experiments.c.experiment_id == key)
+            if found:
+                return found[0]
+        raise TrackstoreError(f"Could not find experiment with ID {experiment_id}",
+                              RESOURCE_DOES_NOT_EXIST)
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        with self._read() as conn:
+            found = self._experiments(conn, s.experiments.c.name == experiment_name)
+        return found[0] if found else None
+
+    def _name_taken(self, name: str) -> TrackstoreError | None:
+        existing = self.get_experiment_by_name(name)
+        if existing is None:
+            return None
+        if existing.lifecycle_stage == _DELETED:
+            return TrackstoreError(
+                f"Experiment {existing.name!r} already exists in deleted state. You can restore "
+                "the experiment, or permanently delete it (trackstore gc) in order to use this "
+                "experiment name again.", RESOURCE_ALREADY_EXISTS)
+        return TrackstoreError(f"Experiment '{existing.name}' already exists.",
+                               RESOURCE_ALREADY_EXISTS)
+
+    def _create_experiment(self, name: str, artifact_location: str | None,
+                           tags: list[ExperimentTag]) -> str:
+        taken = self._name_taken(name)
+        if taken is not None:
+            raise taken
+        sql = self._sql
+        try:
+            with self._write() as cur:
+                cur.execute(f"UPDATE id_counters SET next_value = next_value + 1 "
+                            f"WHERE name = {sql.mark}", (_EXPERIMENT_COUNTER,))
+                cur.execute(f"SELECT next_value - 1 FROM id_counters WHERE name = {sql.mark}",
+                            (_EXPERIMENT_COUNTER,))
+                experiment_id = int(cur.fetchone()[0])
+                location = (resolve_local_uri(artifact_location) if artifact_location
+                            else append_to_uri(self.artifact_root_uri, str(experiment_id)))
+                created = now_ms()
+                cur.execute(sql.insert("experiments", (
+                    "experiment_id", "name", "artifact_location", "lifecycle_stage",
+                    "creation_time", "last_update_time")),
+                    (experiment_id, name, location, _ACTIVE, created, created))
+                executemany(cur, sql.upsert("experiment_tags", ("experiment_id", "key", "value"),
+                                            ("experiment_id", "key")),
+                            [(experiment_id, k, v) for k, v in
+                             {t.key: t.value for t in tags}.items()])
+        except self._dbapi_errors() as exc:
+            raise self._translate(exc, name) from None
+        return str(experiment_id)
+
+    def _dbapi_errors(self) -> tuple[type[BaseException], ...]:
+        dbapi = self.engine.dialect.dbapi
+        return (dbapi.Error,) if dbapi is not None else ()
+
+    def _translate(self, exc: BaseException, name: str = "") -> TrackstoreError:
+        dbapi = self.engine.dialect.dbapi
+        if dbapi is not None and isinstance(exc, dbapi.IntegrityError) and name:
+            return self._name_taken(name) or TrackstoreError(
+                f"Experiment '{name}' already exists.", RESOURCE_ALREADY_EXISTS)
+        return _raw_db_error(exc)
+
+    def _search_experiments(self, view_type: int, max_results: int, filter_string: str | None,
+                            order_by: list[str], page_token: str | None
+                            ) -> PagedList[Experiment]:
+        from .search import experiment_search_statement
+
+        validate_experiment_max_results(max_results)
+        experiment_filter = parse_experiment_filter(filter_string)
+        ordering = parse_experiment_order_by(order_by)
+        offset = parse_page_token(page_token)
+        stmt = experiment_search_statement(experiment_filter, ordering, view_type,
+                                           self._dialect)
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute(stmt.limit(max_results + 1).offset(offset))]
+            more = len(ids) > max_results
+            ids = ids[:max_results]
+            found = {int(e.experiment_id): e for e in self._experiments(
+                conn, s.experiments.c.experiment_id.in_(ids))} if ids else {}
+        token = create_page_token(offset + max_results) if more else None
+        return PagedList([found[i] for i in ids if i in found], token)
+
+    def _experiment_row(self, conn: Connection, experiment_id: str) -> Any:
+        key = self._experiment_key(experiment_id)
+        row = None if key is None else conn.execute(
+            sa.select(s.experiments).where(s.experiments.c.experiment_id == key)).first()
+        if row is None:
+            raise TrackstoreError(f"Could not find experiment with ID {experiment_id}",
+                                  RESOURCE_DOES_NOT_EXIST)
+        return row
+
+    def _rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        with self._read() as conn:
+            row = self._experiment_row(conn, experiment_id)
+        if row.lifecycle_stage != _ACTIVE:
+            raise TrackstoreError(
+                "Cannot rename experiment in non-active lifecycle stage. Current stage: "
+                f"{row.lifecycle_stage}", INVALID_PARAMETER_VALUE)
+        if row.name == new_name:
+            return
+        taken = self._name_taken(new_name)
+        if taken is not None:
+            raise taken
+        try:
+            with self._write() as cur:
+                cur.execute(f"UPDATE experiments SET name = {self._sql.mark}, last_update_time "
+                            f"= {self._sql.mark} WHERE experiment_id = {self._sql.mark}",
+                            (new_name, now_ms(), row.experiment_id))
+        except self._dbapi_errors() as exc:
+            raise self._translate(exc, new_name) from None
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        with self._read() as conn:
+            row = self._experiment_row(conn, experiment_id)
+        if row.experiment_id == 0:
+            raise TrackstoreError(
+                "Cannot delete the default experiment '0'. This is an internally reserved "
+                "experiment.", INVALID_PARAMETER_VALUE)
+        if row.lifecycle_stage != _ACTIVE:
+            raise TrackstoreError(f"Could not find experiment with ID {experiment_id}",
+                                  RESOURCE_DOES_NOT_EXIST)
+        now, m = now_ms(), self._sql.mark
+        with self._write() as cur:
+            cur.execute(f"UPDATE runs SET lifecycle_stage = {m}, deleted_time = {m} "
+                        f"WHERE experiment_id = {m} AND lifecycle_stage = {m}",
+                        (_DELETED, now, row.experiment_id, _ACTIVE))
+            cur.execute(f"UPDATE experiments SET lifecycle_stage = {m}, last_update_time = {m} "
+                        f"WHERE experiment_id = {m}", (_DELETED, now, row.experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        with self._read() as conn:
+            row = self._experiment_row(conn, experiment_id)
+        if row.lifecycle_stage != _DELETED:
+            raise TrackstoreError(f"Could not find deleted experiment with ID {experiment_id}",
+                                  RESOURCE_DOES_NOT_EXIST)
+        m = self._sql.mark
+        with self._write() as cur:
+            cur.execute(f"UPDATE runs SET lifecycle_stage = {m}, deleted_time = NULL "
+                        f"WHERE experiment_id = {m} AND lifecycle_stage = {m}",
+                        (_ACTIVE, row.experiment_id, _DELETED))
+            cur.execute(f"UPDATE experiments SET lifecycle_stage = {m}, last_update_time = {m} "
+                        f"WHERE experiment_id = {m}", (_ACTIVE, now_ms(), row.experiment_id))
+
+    def _active_experiment(self, experiment_id: str, action: str) -> int:
+        with self._read() as conn:
+            row = self._experiment_row(conn, experiment_id)
+        if row.lifecycle_stage != _ACTIVE:
+            raise TrackstoreError(
+                f"The experiment {row.experiment_id} must be in the 'active' lifecycle_stage "
+                f"to {action}", INVALID_PARAMETER_VALUE)
+        return int(row.experiment_id)
+
+    def _set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        key = self._active_experiment(experiment_id, "set tags")
+        with self._write() as cur:
+            cur.execute(self._sql.upsert("experiment_tags", ("experiment_id", "key", "value"),
+                                         ("experiment_id", "key")), (key, tag.key, tag.value))
+
+    def _delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        exp = self._active_experiment(experiment_id, "delete tags")
+        m = self._sql.mark
+        with self._write() as cur:
+            cur.execute(f"DELETE FROM experiment_tags WHERE experiment_id = {m} AND "
+                        f"{self._sql.q('key')} = {m}", (exp, key))
+            if cur.rowcount == 0:
+                raise TrackstoreError(
+                    f"No tag with name: {key} in experiment with id {experiment_id}",
+                    RESOURCE_DOES_NOT_EXIST)
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def _create_run(self, experiment_id: str | None, user_id: str | None,
+                    start_time: int | None, tags: list[RunTag], run_name: str | None) -> Run:
+        experiment_id = "0" if experiment_id is None else experiment_id
+        key = self._experiment_key(experiment_id)
+        with self._read() as conn:
+            row = None if key is None else conn.execute(
+                sa.select(s.experiments).where(s.experiments.c.experiment_id == key)).first()
+        if row is None:
+            raise TrackstoreError(
+                f"Could not create run under experiment with ID {experiment_id} - no such "
+                "experiment exists.", RESOURCE_DOES_NOT_EXIST)
+        if row.lifecycle_stage != _ACTIVE:
+            raise TrackstoreError(
+                f"Could not create run under non-active experiment with ID {experiment_id}.",
+                INVALID_PARAMETER_VALUE)
+        name_tag = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
+        run_name = run_name or name_tag or random_run_name()
+        tag_values = {t.key: t.value for t in tags}
+        tag_values.setdefault(RUN_NAME_TAG, run_name)
+        run_id = uuid.uuid4().hex
+        info = RunInfo(
+            run_id=run_id, experiment_id=str(row.experiment_id), user_id=user_id or "unknown",
+            status="RUNNING", start_time=now_ms() if start_time is None else start_time,
+            end_time=None, lifecycle_stage=_ACTIVE,
+            artifact_uri=append_to_uri(row.artifact_location or self.artifact_root_uri,
+                                       run_id, "artifacts"),
+            run_name=run_name)
+        sql = self._sql
+        with self._write() as cur:
+            cur.execute(sql.insert("runs", ("run_uuid", "experiment_id", "user_id", "status",
+                                            "start_time", "lifecycle_stage", "artifact_uri")),
+                        (run_id, row.experiment_id, info.user_id, info.status, info.start_time,
+                         _ACTIVE, info.artifact_uri))
+            run_key = self._run_key_in(cur, run_id)
+            executemany(cur, sql.insert("run_tags", ("run_key", "key", "value")),
+                        [(run_key, k, v) for k, v in tag_values.items()])
+        self._run_keys[run_id] = run_key
+        return Run(info, RunData([], [], [RunTag(k, v) for k, v in tag_values.items()]))
+
+    def _run_key_in(self, cur: Any, run_id: str) -> int:
+        cur.execute(f"SELECT run_key FROM runs WHERE run_uuid = {self._sql.mark}", (run_id,))
+        found = cur.fetchone()
+        if found is None:
+            raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+        return int(found[0])
+
+    def _run_row(self, conn: Connection, run_id: str) -> Any:
+        row = conn.execute(sa.select(s.runs).where(s.runs.c.run_uuid == run_id)).first()
+        if row is None:
+            raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+        return row
+
+    def get_run(self, run_id: str) -> Run:
+        run_id = checked_run_id(run_id)
+        with self._read() as conn:
+            row = self._run_row(conn, run_id)
+            return self._load_runs(conn, [row])[0]
+
+    def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        """Whole runs (params, tags, latest metrics, inputs) for *rows* of ``runs``."""
+        keys = [r.run_key for r in rows]
+        params: dict[int, list[Param]] = defaultdict(list)
+        tags: dict[int, list[RunTag]] = defaultdict(list)
+        metrics: dict[int, list[Metric]] = defaultdict(list)
+        inputs: dict[int, RunInputs] = {}
+        p, t, lm, mk, md = (s.run_params, s.run_tags, s.latest_metrics, s.metric_keys,
+                            s.metric_datasets)
+        decode = _sqlbatch.decode_value
+        for chunk in _chunks(keys):
+            for r in conn.execute(sa.select(p.c.run_key, p.c.key, p.c.value)
+                                  .where(p.c.run_key.in_(chunk))):
+                params[r.run_key].append(Param(r.key, r.value))
+            for r in conn.execute(sa.select(t.c.run_key, t.c.key, t.c.value)
+                                  .where(t.c.run_key.in_(chunk))):
+                tags[r.run_key].append(RunTag(r.key, r.value))
+            stmt = (sa.select(lm.c.run_key, mk.c.key, lm.c.step, lm.c.timestamp, lm.c.value,
+                              lm.c.kind, md.c.name, md.c.digest)
+                    .join(mk, mk.c.key_id == lm.c.key_id)
+                    .outerjoin(md, md.c.dataset_id == lm.c.dataset_id)
+                    .where(lm.c.run_key.in_(chunk)))
+            for m in conn.execute(stmt):
+                metrics[m.run_key].append(Metric(m.key, decode(m.value, m.kind), m.timestamp,
+                                                 m.step, None, m.name, m.digest))
+            inputs.update(self._inputs(conn, chunk))
+        runs = []
+        for row in rows:
+            run_tags = tags.get(row.run_key, [])
+            run_name = next((t.value for t in run_tags if t.key == RUN_NAME_TAG), None)
+            info = RunInfo(run_id=row.run_uuid, experiment_id=str(row.experiment_id),
+                           user_id=row.user_id, status=row.status, start_time=row.start_time,
+                           end_time=row.end_time, lifecycle_stage=row.lifecycle_stage,
+                           artifact_uri=row.artifact_uri, run_name=run_name)
+            runs.append(Run(info, RunData(metrics.get(row.run_key, []),
+                                          params.get(row.run_key, []), run_tags),
+                            inputs.get(row.run_key, RunInputs())))
+        return runs
+
+    def _inputs(self, conn: Connection, run_keys: Sequence[int]) -> dict[int, RunInputs]:
+        ri, d, it, rm = s.run_inputs, s.datasets, s.run_input_tags, s.run_model_inputs
+        out: dict[int, RunInputs] = defaultdict(RunInputs)
+        input_tags: dict[tuple[int, int], list[InputTag]] = defaultdict(list)
+        for r in conn.execute(sa.select(it).where(it.c.run_key.in_(run_keys))
+                              .order_by(it.c.run_key, it.c.dataset_key, it.c.key)):
+            input_tags[(r.run_key, r.dataset_key)].append(InputTag(r.key, r.value))
+        stmt = (sa.select(ri.c.run_key, ri.c.dataset_key, d.c.name, d.c.digest, d.c.source_type,
+                          d.c.source, d.c.schema, d.c.profile)
+                .join(d, d.c.dataset_key == ri.c.dataset_key)
+                .where(ri.c.run_key.in_(run_keys)).order_by(ri.c.run_key, ri.c.position))
+        for r in conn.execute(stmt):
+            dataset = Dataset(r.name, r.digest, r.source_type, r.source, r.schema, r.profile)
+            out[r.run_key].dataset_inputs.append(
+                DatasetInput(dataset, input_tags.get((r.run_key, r.dataset_key), [])))
+        for r in conn.execute(sa.select(rm.c.run_key, rm.c.model_id)
+                              .where(rm.c.run_key.in_(run_keys))
+                              .order_by(rm.c.run_key, rm.c.position)):
+            out[r.run_key].model_inputs.append(LoggedModelInput(r.model_id))
+        return out
+
+    def _active_run_key(self, cur: Any, run_id: str) -> int:
+        """The key of *run_id*, checked inside the write transaction to be active."""
+        cur.execute(f"SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = "
+                    f"{self._sql.mark}", (run_id,))
+        found = cur.fetchone()
+        if found is None:
+            raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+        if found[1] != _ACTIVE:
+            raise TrackstoreError(f"The run {run_id} must be in 'active' lifecycle_stage.",
+                                  INVALID_PARAMETER_VALUE)
+        return int(found[0])
+
+    def _update_run_info(self, run_id: str, status: int | None, end_time: int | None,
+                         run_name: str | None) -> RunInfo:
+        m = self._sql.mark
+        with self._write() as cur:
+            run_key = self._active_run_key(cur, run_id)
+            sets: list[str] = []
+            args: list[Any] = []
+            if status:
+                sets.append(f"status = {m}")
+                args.append(RunStatus.to_string(status))
+            if end_time:
+                sets.append(f"end_time = {m}")
+                args.append(end_time)
+            if sets:
+                cur.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_key = {m}",
+                            (*args, run_key))
+            if run_name:
+                cur.execute(self._sql.upsert("run_tags", ("run_key", "key", "value"),
+                                             ("run_key", "key")),
+                            (run_key, RUN_NAME_TAG, run_name))
+        return self.get_run(run_id).info
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        run_id = checked_run_id(run_id)
+        m = self._sql.mark
+        with self._write() as cur:
+            self._run_key_in(cur, run_id)
+            cur.execute(f"UPDATE runs SET lifecycle_stage = {m}, deleted_time = {m} "
+                        f"WHERE run_uuid = {m}",
+                        (stage, now_ms() if stage == _DELETED else None, run_id))
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, _DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, _ACTIVE)
+
+    def _search_runs(self, experiment_ids: list[str], filter_string: str, run_view_type: int,
+                     max_results: int, order_by: list[str], page_token: str | None
+                     ) -> PagedList[Run]:
+        from .search import run_search_statement
+
+        validate_run_max_results(max_results)
+        run_filter = parse_run_filter(filter_string)
+        ordering = parse_run_order_by(order_by)
+        offset = parse_page_token(page_token)
+        keys = []
+        for experiment_id in dict.fromkeys(experiment_ids):
+            key = self._experiment_key(experiment_id)
+            if key is not None:
+                keys.append(key)
+        if not keys:
+            return PagedList([], None)
+        stmt = run_search_statement(keys, run_filter, ordering, run_view_type, self._dialect)
+        with self._read() as conn:
+            page = [r[0] for r in conn.execute(stmt.limit(max_results + 1).offset(offset))]
+            more = len(page) > max_results
+            page = page[:max_results]
+            rows: dict[int, Any] = {}
+            for chunk in _chunks(page):
+                rows.update((r.run_key, r) for r in conn.execute(
+                    sa.select(s.runs).where(s.runs.c.run_key.in_(chunk))))
+            runs = self._load_runs(conn, [rows[k] for k in page if k in rows])
+        token = create_page_token(offset + max_results) if more else None
+        return PagedList(runs, token)
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def _ids(self, cache: dict[Any, int], wanted: Sequence[Any], table: str,
+             columns: tuple[str, ...], id_column: str) -> None:
+        """Make sure every item of *wanted* (a key, or a (name, digest) pair) has an id.
+
+        Registration is its own transaction, in sorted order (see the module doc).
+        """
+        missing = sorted({w for w in wanted if w not in cache})
+        if not missing:
+            return
+        rows = [w if isinstance(w, tuple) else (w,) for w in missing]
+        with self._write() as cur:
+            executemany(cur, self._sql.insert_absent(table, columns, columns), rows)
+        tbl = s.metadata.tables[table]
+        with self._read() as conn:
+            for chunk in _chunks(rows):
+                if len(columns) == 1:
+                    where = tbl.c[columns[0]].in_([r[0] for r in chunk])
+                else:
+                    where = sa.tuple_(*(tbl.c[c] for c in columns)).in_(chunk)
+                for r in conn.execute(sa.select(tbl.c[id_column], *(tbl.c[c] for c in columns))
+                                      .where(where)):
+                    item = r[1] if len(columns) == 1 else tuple(r[1:])
+                    cache[item] = int(r[0])
+
+    def _prepare_metrics(self, metrics: list[Metric]) -> None:
+        self._ids(self._key_ids, [m.key for m in metrics], "metric_keys", ("key",), "key_id")
+        pairs = [(m.dataset_name, m.dataset_digest) for m in metrics
+                 if m.dataset_name is not None and m.dataset_digest is not None]
+        if pairs:
+            self._ids(self._dataset_ids, pairs, "metric_datasets", ("name", "digest"),
+                      "dataset_id")
+
+    def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
+                   tags: list[RunTag]) -> None:
+        if metrics:
+            self._prepare_metrics(metrics)
+        sql = self._sql
+        try:
+            with self._write() as cur:
+                run_key = self._active_run_key(cur, run_id)
+                if params:
+                    self._log_params(cur, run_id, run_key, params)
+                if tags:
+                    executemany(cur, sql.upsert("run_tags", ("run_key", "key", "value"),
+                                                ("run_key", "key")),
+                                [(run_key, k, v) for k, v in
+                                 sorted({t.key: t.value for t in tags}.items())])
+                if metrics:
+                    self._insert_metrics(cur, run_key, metrics)
+        except TrackstoreError:
+            raise
+        except self._dbapi_errors() as exc:
+            raise _raw_db_error(exc) from None
+
+    def _log_params(self, cur: Any, run_id: str, run_key: int, params: list[Param]) -> None:
+        sql = self._sql
+        executemany(cur, sql.insert_absent("run_params", ("run_key", "key", "value"),
+                                           ("run_key", "key")),
+                    sorted((run_key, p.key, p.value) for p in params))
+        stored = {}
+        for chunk in _chunks([p.key for p in params]):
+            cur.execute(f"SELECT {sql.q('key')}, {sql.q('value')} FROM run_params WHERE "
+                        f"run_key = {sql.mark} AND {sql.q('key')} IN "
+                        f"({', '.join([sql.mark] * len(chunk))})", (run_key, *chunk))
+            stored.update(cur.fetchall())
+        conflict = next((p for p in params if stored.get(p.key) != p.value), None)
+        if conflict is not None:
+            raise TrackstoreError(
+                f"Changing param values is not allowed. Param with key='{conflict.key}' was "
+                f"already logged with value='{stored.get(conflict.key)}' for run "
+                f"ID='{run_id}'. Attempted logging new value '{conflict.value}'.",
+                INVALID_PARAMETER_VALUE)
+
+    def _insert_metrics(self, cur: Any, run_key: int, metrics: list[Metric]) -> None:
+        rows = _sqlbatch.metric_rows(run_key, metrics, self._key_ids, self._dataset_ids)
+        if self._dialect == "mysql":
+            cur.execute(f"INSERT INTO metrics ({self._sql._cols(METRIC_COLUMNS)}) VALUES "
+                        f"{_sqlbatch.values_sql(rows)} ON DUPLICATE KEY UPDATE run_key = "
+                        "run_key")
+        elif self._dialect == "postgresql" and len(rows) > 1:
+            # COPY into a per-connection staging table, then one set-based insert.
+            if cur.connection not in _staged:
+                cur.execute(_STAGE_DDL)
+                _staged[cur.connection] = True  # (a rollback forgets it, see _write)
+            cur.copy_expert(f"COPY {_STAGE} ({self._sql._cols(METRIC_COLUMNS)}) FROM STDIN",
+                            io.BytesIO(_sqlbatch.copy_text(rows)))
+            cur.execute(f"INSERT INTO metrics SELECT * FROM {_STAGE} ON CONFLICT DO NOTHING")
+            cur.execute(f"DELETE FROM {_STAGE}")
+        else:
+            executemany(cur, self._sql.insert_metrics(), rows)
+        executemany(cur, self._sql.upsert_latest(), _sqlbatch.latest_rows(rows))
+
+    def _delete_tag(self, run_id: str, key: str) -> None:
+        m = self._sql.mark
+        with self._write() as cur:
+            run_key = self._active_run_key(cur, run_id)
+            cur.execute(f"DELETE FROM run_tags WHERE run_key = {m} AND {self._sql.q('key')} = "
+                        f"{m}", (run_key, key))
+            if cur.rowcount == 0:
+                raise TrackstoreError(f"No tag with name: {key} in run with id {run_id}",
+                                      RESOURCE_DOES_NOT_EXIST)
+
+    def _log_inputs(self, run_id: str, datasets: list[DatasetInput],
+                    models: list[LoggedModelInput]) -> None:
+        sql, m = self._sql, self._sql.mark
+        with self._write() as cur:
+            run_key = self._active_run_key(cur, run_id)
+            cur.execute(f"SELECT experiment_id FROM runs WHERE run_key = {m}", (run_key,))
+            experiment_id = cur.fetchone()[0]
+            cur.execute(f"SELECT COALESCE(MAX(position), -1) FROM run_inputs WHERE run_key = "
+                        f"{m}", (run_key,))
+            position = int(cur.fetchone()[0]) + 1
+            for dataset_input in datasets:
+                d = dataset_input.dataset
+                cur.execute(sql.insert_absent(
+                    "datasets", ("experiment_id", "name", "digest", "source_type", "source",
+                                 "schema", "profile"), ("experiment_id", "name", "digest")),
+                    (experiment_id, d.name, d.digest, d.source_type, d.source, d.schema,
+                     d.profile))
+                cur.execute(f"SELECT dataset_key FROM datasets WHERE experiment_id = {m} AND "
+                            f"name = {m} AND digest = {m}", (experiment_id, d.name, d.digest))
+                dataset_key = int(cur.fetchone()[0])
+                cur.execute(f"SELECT 1 FROM run_inputs WHERE run_key = {m} AND dataset_key = "
+                            f"{m}", (run_key, dataset_key))
+                if cur.fetchone() is not None:
+                    continue  # logged before: the first logging's tags stay
+                cur.execute(sql.insert("run_inputs", ("run_key", "dataset_key", "position")),
+                            (run_key, dataset_key, position))
+                position += 1
+                executemany(cur, sql.insert("run_input_tags", ("run_key", "dataset_key", "key",
+                                                                "value")),
+                            [(run_key, dataset_key, k, v) for k, v in
+                             {t.key: t.value for t in dataset_input.tags or ()}.items()])
+            for model in models:
+                cur.execute(sql.insert_absent("run_model_inputs",
+                                              ("run_key", "model_id", "position"),
+                                              ("run_key", "model_id")),
+                            (run_key, model.model_id, position))
+                position += 1
+
+    # -- metric history -----------------------------------------------------------------------
+
+    def _history_query(self, run_id: str, metric_key: str) -> tuple[Any, int, int] | None:
+        with self._read() as conn:
+            run_key = conn.execute(sa.select(s.runs.c.run_key)
+                                   .where(s.runs.c.run_uuid == run_id)).scalar()
+            if run_key is None:
+                raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+            key_id = self._key_ids.get(metric_key)
+            if key_id is None:
+                key_id = conn.execute(sa.select(s.metric_keys.c.key_id)
+                                      .where(s.metric_keys.c.key == metric_key)).scalar()
+                if key_id is None:
+                    return None
+                self._key_ids[metric_key] = key_id
+        m = s.metrics
+        return m, int(run_key), int(key_id)
+
+    def _get_metric_history(self, run_id: str, metric_key: str, max_results: int | None,
+                            page_token: str | None) -> PagedList[Metric]:
+        found = self._history_query(run_id, metric_key)
+        if found is None:
+            return PagedList([], None)
+        m, run_key, key_id = found
+        md = s.metric_datasets
+        offset = parse_page_token(page_token)
+        stmt = (sa.select(m.c.step, m.c.timestamp, m.c.value, m.c.kind, md.c.name, md.c.digest)
+                .outerjoin(md, md.c.dataset_id == m.c.dataset_id)
+                .where(m.c.run_key == run_key, m.c.key_id == key_id)
+                .order_by(m.c.step, m.c.timestamp, m.c.kind, m.c.value))
+        if max_results is not None:
+            stmt = stmt.limit(max_results + 1)
+        if offset:
+            stmt = stmt.offset(offset)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        token = None
+        if max_results is not None and len(rows) > max_results:
+            rows = rows[:max_results]
+            token = create_page_token(offset + max_results)
+        points = _sqlbatch.history_metrics(metric_key, rows)
+        for point in points:
+            point.run_id = run_id
+        return PagedList(points, token)
+
+    def _get_metric_history_columns(self, run_id: str, metric_key: str) -> MetricHistory:
+        found = self._history_query(run_id, metric_key)
+        if found is None:
+            return MetricHistory(metric_key, array.array("q"), array.array("d"),
+                                 array.array("q"))
+        m, run_key, key_id = found
+        stmt = (sa.select(m.c.step, m.c.timestamp, m.c.value, m.c.kind)
+                .where(m.c.run_key == run_key, m.c.key_id == key_id)
+                .order_by(m.c.step, m.c.timestamp, m.c.kind, m.c.value))
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        steps, timestamps, values = _sqlbatch.history_columns(rows)
+        return MetricHistory(metric_key, timestamps, values, steps)
+
+    # -- permanent deletion -------------------------------------------------------------------
+
+    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
+        r = s.runs
+        cutoff = now_ms() - older_than_ms
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(
+                sa.select(r.c.run_uuid).where(
+                    r.c.lifecycle_stage == _DELETED,
+                    sa.or_(r.c.deleted_time.is_(None), r.c.deleted_time <= cutoff))
+                .order_by(r.c.run_key))]
+
+    def _delete_run_rows(self, cur: Any, run_keys: Sequence[int]) -> None:
+        m = self._sql.mark
+        for chunk in _chunks(run_keys):
+            marks = ", ".join([m] * len(chunk))
+            # metrics and latest_metrics carry no foreign key (the hot tables); the rest cascade
+            # but are deleted explicitly too, so nothing depends on ON DELETE support.
+            for table in ("metrics", "latest_metrics", "run_input_tags", "run_inputs",
+                          "run_model_inputs", "run_params", "run_tags", "runs"):
+                cur.execute(f"DELETE FROM {table} WHERE run_key IN ({marks})", tuple(chunk))
+
+    def hard_delete_run(self, run_id: str) -> None:
+        run_id = checked_run_id(run_id)
+        with self._write() as cur:
+            cur.execute(f"SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = "
+                        f"{self._sql.mark}", (run_id,))
+            found = cur.fetchone()
+            if found is None:
+                raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+            if found[1] != _DELETED:
+                raise TrackstoreError(f"Run {run_id} is not deleted; only deleted runs can be "
+                                      "removed permanently", INVALID_PARAMETER_VALUE)
+            self._delete_run_rows(cur, [int(found[0])])
+        self._run_keys.pop(run_id, None)
+
+    def hard_delete_experiment(self, experiment_id: str) -> None:
+        with self._read() as conn:
+            row = self._experiment_row(conn, experiment_id)
+        if row.lifecycle_stage != _DELETED:
+            raise TrackstoreError(
+                f"Experiment {experiment_id} is not deleted; only deleted experiments can be "
+                "removed permanently", INVALID_PARAMETER_VALUE)
+        m = self._sql.mark
+        with self._write() as cur:
+            cur.execute(f"SELECT run_key FROM runs WHERE experiment_id = {m}",
+                        (row.experiment_id,))
+            self._delete_run_rows(cur, [int(r[0]) for r in cur.fetchall()])
+            for table in ("experiment_tags", "datasets", "experiments"):
+                cur.execute(f"DELETE FROM {table} WHERE experiment_id = {m}",
+                            (row.experiment_id,))
+
+    def close(self) -> None:
+        """Nothing to release: the engine is shared by every store of this URI."""
+
+
+def _raw_db_error(exc: BaseException) -> TrackstoreError:
+    return TrackstoreError(f"Database error: {exc}", "INTERNAL_ERROR")
