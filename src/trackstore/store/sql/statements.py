@@ -6,6 +6,8 @@ for metric points, the form the driver ingests fastest, built by :mod:`trackstor
 Only numbers reach SQL text (MySQL's multi-row ``VALUES`` of metric rows); every string is a
 bound parameter.
 
+Each statement is built once per ``Statements`` (they are cached), then reused.
+
 Insert-if-absent and upsert exist on every dialect, each in its own spelling: ``ON CONFLICT``
 (SQLite, PostgreSQL), ``ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB; never ``INSERT IGNORE``,
 which would also turn a too-long value into a silent truncation), ``MERGE ... WITH
@@ -19,6 +21,7 @@ assignment, into a session variable the others read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,10 +48,12 @@ class Statements:
     def _marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
 
+    @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def insert(self, table: str, columns: Sequence[str]) -> str:
         return (f"INSERT INTO {table} ({self._cols(columns)}) "
                 f"VALUES ({self._marks(len(columns))})")
 
+    @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def insert_absent(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
         """Insert a row unless one with the same *keys* exists (then nothing changes)."""
         if self.dialect in ("sqlite", "postgresql"):
@@ -59,6 +64,7 @@ class Statements:
             return f"{self.insert(table, columns)} ON DUPLICATE KEY UPDATE {first} = {first}"
         return self._merge(table, columns, keys, update=())
 
+    @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def upsert(self, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
         """Insert a row, or overwrite the non-key columns of the row with the same *keys*."""
         values = [c for c in columns if c not in keys]
@@ -93,21 +99,20 @@ class Statements:
 
     # -- metrics ----------------------------------------------------------------------------
 
+    @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def insert_metrics(self) -> str:
         """Insert metric rows, an exact duplicate of a stored point being skipped."""
         return self.insert_absent("metrics", METRIC_COLUMNS,
                                   ("run_key", "key_id", "step", "timestamp", "kind", "value"))
 
+    @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def upsert_latest(self) -> str:
         """Insert a latest-value row, or replace the stored one if the new point is greater."""
         cols = LATEST_COLUMNS
         values = cols[2:]
         keys = ("run_key", "key_id")
         if self.dialect in ("sqlite", "postgresql"):
-            sets = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in values)
-            return (f"{self.insert('latest_metrics', cols)} ON CONFLICT ({self._cols(keys)}) "
-                    f"DO UPDATE SET {sets} "
-                    f"WHERE {self._greater('excluded.', 'latest_metrics.')}")
+            return f"{self.insert('latest_metrics', cols)} {self._latest_conflict()}"
         if self.dialect == "mysql":
             newer = self._greater_values()
             first, *rest = values
@@ -120,6 +125,51 @@ class Statements:
                     f"ON DUPLICATE KEY UPDATE {', '.join(assignments)}")
         return self._merge("latest_metrics", cols, keys, values,
                            condition=f" AND {self._greater('s.', 't.')}")
+
+    @functools.cache  # noqa: B019
+    def log_point(self) -> str:
+        """One point of an active run, in one statement where the dialect allows it.
+
+        Parameters: the run key, then the row's other six columns (see
+        :meth:`log_point_args`). The point is inserted only if the run is active: a
+        statement that reports no row inserted (or, on PostgreSQL, returns 0) means an
+        inactive or missing run -- or an exact duplicate, which the caller tells apart.
+        """
+        q, m = self.q, self.mark
+        cols = self._cols(METRIC_COLUMNS)
+        values = ", ".join([m] * 6)
+        active = f"run_key = {m} AND lifecycle_stage = 'active'"
+        if self.dialect == "postgresql":
+            # One round trip, one transaction (autocommit): both inserts see the same check.
+            return (f"WITH r AS (SELECT run_key FROM runs WHERE {active}), "
+                    f"p AS (INSERT INTO metrics ({cols}) SELECT r.run_key, {values} FROM r "
+                    f"ON CONFLICT DO NOTHING), "
+                    f"l AS (INSERT INTO latest_metrics ({cols}) SELECT r.run_key, {values} "
+                    f"FROM r {self._latest_conflict()}) "
+                    f"SELECT COUNT(*) FROM r")
+        select = f"SELECT run_key, {values} FROM runs WHERE {active}"
+        if self.dialect == "sqlite":
+            return f"INSERT INTO metrics ({cols}) {select} ON CONFLICT DO NOTHING"
+        if self.dialect == "mysql":
+            return (f"INSERT INTO metrics ({cols}) {select} "
+                    f"ON DUPLICATE KEY UPDATE {q('step')} = metrics.{q('step')}")
+        keys = ("run_key", "key_id", "step", "timestamp", "kind", "value")
+        on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)
+        return (f"MERGE metrics WITH (HOLDLOCK) AS t USING ({select}) AS s ({cols}) ON {on} "
+                f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES "
+                f"({', '.join(f's.{q(c)}' for c in METRIC_COLUMNS)});")
+
+    def log_point_args(self, run_key: int, row: Sequence[Any]) -> tuple[Any, ...]:
+        """The parameters of :meth:`log_point` for *row* (a metric row of that run)."""
+        rest = tuple(row[1:])
+        if self.dialect == "postgresql":
+            return (run_key, *rest, *rest)
+        return (*rest, run_key)
+
+    def _latest_conflict(self) -> str:
+        sets = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in LATEST_COLUMNS[2:])
+        return (f"ON CONFLICT (run_key, key_id) DO UPDATE SET {sets} "
+                f"WHERE {self._greater('excluded.', 'latest_metrics.')}")
 
     def _greater_values(self) -> str:
         s, t, k, v = (self.q(c) for c in ("step", "timestamp", "kind", "value"))

@@ -583,10 +583,13 @@ class SqlStore(AbstractStore):
         tbl = s.metadata.tables[table]
         with self._read() as conn:
             for chunk in _chunks(rows):
+                where: sa.ColumnElement[bool]
                 if len(columns) == 1:
                     where = tbl.c[columns[0]].in_([r[0] for r in chunk])
-                else:
-                    where = sa.tuple_(*(tbl.c[c] for c in columns)).in_(chunk)
+                else:  # (no tuple IN: SQL Server lacks it)
+                    where = sa.or_(*(sa.and_(*(tbl.c[c] == v for c, v in zip(columns, r,
+                                                                               strict=True)))
+                                     for r in chunk))
                 for r in conn.execute(sa.select(tbl.c[id_column], *(tbl.c[c] for c in columns))
                                       .where(where)):
                     item = r[1] if len(columns) == 1 else tuple(r[1:])
@@ -599,6 +602,61 @@ class SqlStore(AbstractStore):
         if pairs:
             self._ids(self._dataset_ids, pairs, "metric_datasets", ("name", "digest"),
                       "dataset_id")
+
+    def _run_key(self, run_id: str) -> int:
+        """The surrogate key of *run_id* (immutable, so cached; None-safe for gone runs)."""
+        run_key = self._run_keys.get(run_id)
+        if run_key is None:
+            with self._read() as conn:
+                found = conn.execute(sa.select(s.runs.c.run_key)
+                                     .where(s.runs.c.run_uuid == run_id)).scalar()
+            if found is None:
+                raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+            run_key = self._run_keys[run_id] = int(found)
+        return run_key
+
+    def _log_metric(self, run_id: str, metric: Metric) -> None:
+        """The training-loop path: one guarded insert and the latest-value upsert."""
+        if metric.key not in self._key_ids or (
+                metric.dataset_name is not None
+                and (metric.dataset_name, metric.dataset_digest) not in self._dataset_ids):
+            self._prepare_metrics([metric])
+        run_key = self._run_key(run_id)
+        row = _sqlbatch.metric_rows(run_key, (metric,), self._key_ids, self._dataset_ids)[0]
+        sql = self._sql
+        args = sql.log_point_args(run_key, row)
+        try:
+            if self._dialect == "postgresql":
+                raw = self.engine.raw_connection()
+                driver: Any = raw.driver_connection
+                try:
+                    driver.autocommit = True  # one statement, its own transaction
+                    cur: Any = raw.cursor()
+                    cur.execute(sql.log_point(), args)
+                    stored = int(cur.fetchone()[0])
+                    cur.close()
+                finally:
+                    driver.autocommit = False
+                    raw.close()
+            else:
+                with self._write() as cur:
+                    cur.execute(sql.log_point(), args)
+                    stored = cur.rowcount
+                    if not stored:
+                        self._active_run_key(cur, run_id)  # raises for a gone or deleted run
+                    executemany(cur, sql.upsert_latest(), [row])
+        except self._dbapi_errors() as exc:
+            raise _raw_db_error(exc) from None
+        if not stored:
+            self._run_keys.pop(run_id, None)
+            with self._read() as conn:
+                self._check_active(conn, run_id)
+
+    def _check_active(self, conn: Connection, run_id: str) -> None:
+        row = self._run_row(conn, run_id)
+        if row.lifecycle_stage != _ACTIVE:
+            raise TrackstoreError(f"The run {run_id} must be in 'active' lifecycle_stage.",
+                                  INVALID_PARAMETER_VALUE)
 
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
                    tags: list[RunTag]) -> None:
