@@ -5,17 +5,27 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ._version import __version__
 from .client import TrackingClient
 from .entities import Experiment, Run, ViewType
-from .exceptions import TrackstoreError
+from .exceptions import (
+    INTERNAL_ERROR,
+    RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
+    TrackstoreError,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -225,3 +235,101 @@ def speedups() -> None:
     click.echo(f"TRACKSTORE_IMPL={impl()}")
     for topic, how in report().items():
         click.echo(f"  {topic}: {how}")
+
+
+@main.group()
+def db() -> None:
+    """Create, upgrade and check the schema of a SQL tracking database.
+
+    URI is SQLAlchemy's form, e.g. sqlite:///mlflow.db or
+    postgresql://user:password@host:5432/database.
+    """
+
+
+@contextmanager
+def _database(uri: str, create: bool = False) -> Iterator[Engine]:
+    """A one-off engine for *uri*; a database error becomes a one-line TrackstoreError."""
+    import sqlalchemy as sa
+
+    from .store.sql.engine import create_engine, resolve_url
+    from .store.sql.migrate import display_url
+
+    url = resolve_url(uri)
+    path = url.database or ""
+    if url.get_backend_name() == "sqlite" and not create and not os.path.exists(path):
+        raise TrackstoreError(f"No SQLite database at {path}", RESOURCE_DOES_NOT_EXIST)
+    engine = create_engine(uri)
+    try:
+        yield engine
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [repr(exc)]
+        code = (TEMPORARILY_UNAVAILABLE if isinstance(exc, sa.exc.OperationalError)
+                else INTERNAL_ERROR)
+        raise TrackstoreError(f"Database error on {display_url(url)}: {detail[0]}",
+                              code) from None
+    finally:
+        engine.dispose()
+
+
+@db.command("upgrade")
+@click.argument("uri")
+@_errors_to_exit
+def db_upgrade(uri: str) -> None:
+    """Create or upgrade the schema of the database at URI to the latest revision.
+
+    An empty database gets the whole schema. Take a backup before upgrading a database that
+    holds data.
+    """
+    from .store.sql import migrate
+
+    with _database(uri, create=True) as engine:
+        before, after = migrate.upgrade(engine)
+    where = migrate.display_url(engine.url)
+    if before == after:
+        click.echo(f"{where} is already at revision {after} (head): nothing to do")
+    elif before is None:
+        click.echo(f"Created the schema in {where}: (empty) -> {after} (head)")
+    else:
+        click.echo(f"Upgraded {where}: {before} -> {after} (head)")
+
+
+@db.command("current")
+@click.argument("uri")
+@_errors_to_exit
+def db_current(uri: str) -> None:
+    """Show the schema revision of the database at URI."""
+    from .store.sql import migrate
+
+    with _database(uri) as engine:
+        found = migrate.status(engine)
+    where, head = migrate.display_url(engine.url), migrate.head_revision()
+    if found.state == "current":
+        click.echo(f"{found.revision} (head)")
+    elif found.state == "out_of_date":
+        click.echo(f"{found.revision} (out of date: the head is {head}; take a backup, then "
+                   f"run 'trackstore db upgrade {where}')")
+    elif found.state == "newer":
+        click.echo(f"{found.revision} (unknown: written by a newer trackstore; this one knows "
+                   f"revisions up to {head})")
+    elif found.state == "empty":
+        click.echo(f"none: the database is empty; 'trackstore db upgrade {where}' or the "
+                   "first store that opens it creates the schema")
+    else:
+        click.echo(f"none: {migrate.refusal(found, engine.url)}")
+
+
+@db.command("check")
+@click.argument("uri")
+@_errors_to_exit
+def db_check(uri: str) -> None:
+    """Compare the database at URI with this trackstore's schema (exit code 1 if it differs)."""
+    from .store.sql import migrate
+
+    with _database(uri) as engine:
+        problems = migrate.check(engine)
+    if problems:
+        for problem in problems:
+            click.echo(problem)
+        click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found")
+        sys.exit(1)
+    click.echo(f"schema OK at {migrate.head_revision()}")

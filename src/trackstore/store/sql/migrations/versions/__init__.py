@@ -1,0 +1,1 @@
+"""The revisions, oldest first: ``<revision>_<what it does>.py``."""
