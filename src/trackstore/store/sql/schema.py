@@ -62,7 +62,8 @@ Tables and why each index exists
     as MLflow identifies them), with an integer ``dataset_key``.
 ``run_inputs`` / ``run_input_tags`` / ``run_model_inputs``
     which datasets (with their input tags) and which logged models a run used; primary keys
-    start with ``run_key``: a run's inputs are one range.
+    start with ``run_key``: a run's inputs are one range. ``ix_run_inputs_dataset_key`` lets
+    the removal of a dataset (with its experiment) find the inputs that name it.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 id_counters = Table(
     "id_counters", metadata,
-    Column("name", String(32), primary_key=True),
+    Column("name", string(32), primary_key=True),
     Column("next_value", BigInteger, nullable=False),
 )
 
@@ -155,7 +156,7 @@ experiments = Table(
     Column("experiment_id", BigInteger, primary_key=True, autoincrement=False),
     Column("name", string(500), nullable=False),
     Column("artifact_location", string(2048)),
-    Column("lifecycle_stage", String(20), nullable=False),
+    Column("lifecycle_stage", string(20), nullable=False),
     Column("creation_time", BigInteger),
     Column("last_update_time", BigInteger),
     UniqueConstraint("name"),
@@ -178,10 +179,10 @@ runs = Table(
     Column("experiment_id", BigInteger, ForeignKey("experiments.experiment_id"),
            nullable=False),
     Column("user_id", string(256)),
-    Column("status", String(20), nullable=False),
+    Column("status", string(20), nullable=False),
     Column("start_time", BigInteger),
     Column("end_time", BigInteger),
-    Column("lifecycle_stage", String(20), nullable=False),
+    Column("lifecycle_stage", string(20), nullable=False),
     Column("deleted_time", BigInteger),
     Column("artifact_uri", string(4000)),
     UniqueConstraint("run_uuid"),
@@ -273,6 +274,7 @@ run_inputs = Table(
            nullable=False),
     Column("position", Integer, nullable=False),
     PrimaryKeyConstraint("run_key", "dataset_key"),
+    Index("ix_run_inputs_dataset_key", "dataset_key"),
 )
 
 run_input_tags = Table(

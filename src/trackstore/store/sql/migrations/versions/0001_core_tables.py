@@ -75,7 +75,7 @@ def _per_run(table: str) -> None:
 def upgrade() -> None:
     op.create_table(
         "id_counters",
-        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("name", string(32), nullable=False),
         sa.Column("next_value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_id_counters"),
     )
@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.Column("experiment_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("name", string(500), nullable=False),
         sa.Column("artifact_location", string(2048), nullable=True),
-        sa.Column("lifecycle_stage", sa.String(20), nullable=False),
+        sa.Column("lifecycle_stage", string(20), nullable=False),
         sa.Column("creation_time", sa.BigInteger(), nullable=True),
         sa.Column("last_update_time", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("experiment_id", name="pk_experiments"),
@@ -107,10 +107,10 @@ def upgrade() -> None:
         sa.Column("run_uuid", string(256), nullable=False),
         sa.Column("experiment_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", string(256), nullable=True),
-        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("status", string(20), nullable=False),
         sa.Column("start_time", sa.BigInteger(), nullable=True),
         sa.Column("end_time", sa.BigInteger(), nullable=True),
-        sa.Column("lifecycle_stage", sa.String(20), nullable=False),
+        sa.Column("lifecycle_stage", string(20), nullable=False),
         sa.Column("deleted_time", sa.BigInteger(), nullable=True),
         sa.Column("artifact_uri", string(4000), nullable=True),
         sa.PrimaryKeyConstraint("run_key", name="pk_runs"),
@@ -177,6 +177,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["dataset_key"], ["datasets.dataset_key"], ondelete="CASCADE",
                                 name="fk_run_inputs_dataset_key_datasets"),
     )
+    op.create_index("ix_run_inputs_dataset_key", "run_inputs", ["dataset_key"])
     op.create_table(
         "run_input_tags",
         sa.Column("run_key", sa.BigInteger(), nullable=False),
