@@ -371,6 +371,16 @@ def test_is_not_null_and_contradictions(string_runs: SearchDb) -> None:
     assert string_runs.search("params.nothing != 'x'") == []
 
 
+def test_keys_compare_exactly(db: SearchDb) -> None:
+    # MySQL's utf8mb4_bin ignores trailing blanks in '=': the key 'k ' is not the key 'k'.
+    db.run("a", params={"k": "v"}, tags={"k": "v"}, metrics={"k": 1.0},
+           inputs=[("d", "1", "ctx")])
+    assert db.search("params.`k ` = 'v'") == []
+    assert db.search("tags.`k ` IS NULL and tags.k IS NOT NULL") == ["a"]
+    assert db.search("metrics.`k ` > 0") == []
+    assert db.search("metrics.k > 0", ["params.`k `", "metrics.`k `"]) == ["a"]
+
+
 def test_filter_and_order_on_the_same_key(string_runs: SearchDb) -> None:
     assert string_runs.search("params.p LIKE 'a%c'", ["params.p DESC"]) == [
         "accent", "plain", "underscore", "caret", "backslash", "bracket", "question", "star",

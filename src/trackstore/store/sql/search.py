@@ -32,8 +32,8 @@ Exactness, value by value
 * Strings: every string column has a binary collation (see :func:`.schema.string`), so ``=``
   and ``ORDER BY`` compare code points. On MySQL/MariaDB (``utf8mb4_bin`` is ``PAD SPACE``)
   and SQL Server (``=`` ignores trailing blanks) equality is exact by also comparing the
-  value with a sentinel character appended; MySQL orders strings by ``CAST(... AS BINARY)``
-  (UTF-8 bytes order as code points do).
+  value with a sentinel character appended (keys too: the key ``'k '`` is not ``'k'``);
+  MySQL orders strings by ``CAST(... AS BINARY)`` (UTF-8 bytes order as code points do).
 * ``LIKE``: ``%`` and ``_`` are the only metacharacters, everything else is literal; the whole
   value must match, across line breaks, case-sensitively -- whatever the connection's
   settings. SQLite: ``GLOB`` with a translated pattern (``LIKE`` there ignores ASCII case
@@ -336,7 +336,7 @@ class _RunQuery:
         if known is not None:
             return sa.literal(known, sa.Integer)
         return (sa.select(schema.metric_keys.c.key_id)
-                .where(schema.metric_keys.c.key == key).scalar_subquery())
+                .where(self.strings.equal(schema.metric_keys.c.key, key)).scalar_subquery())
 
     def key_match(self, table: FromClause, field: _Field) -> ColumnElement[bool]:
         """The row of *table* that holds *field* for the outer run."""
@@ -344,7 +344,7 @@ class _RunQuery:
         same_run = table.c.run_key == schema.runs.c.run_key
         if kind == "metric":
             return sa.and_(same_run, table.c.key_id == self.key_id(key))
-        return sa.and_(same_run, table.c.key == key)
+        return sa.and_(same_run, self.strings.equal(table.c.key, key))
 
     def join(self, field: _Field) -> FromClause:
         """The per-run row of *field*, LEFT OUTER JOIN-ed once (for ordering)."""
@@ -398,7 +398,8 @@ class _RunQuery:
                 return False
             return (sa.select(sa.literal_column("1")).select_from(tags)
                     .where(tags.c.run_key == schema.runs.c.run_key,
-                           tags.c.key == DATASET_CONTEXT_TAG, _sql(condition)).exists())
+                           self.strings.equal(tags.c.key, DATASET_CONTEXT_TAG),
+                           _sql(condition)).exists())
         inputs, datasets = schema.run_inputs.alias(), schema.datasets.alias()
         condition = _string_condition(self.strings, datasets.c[comparison.key], comparison)
         if condition is False:
@@ -539,7 +540,7 @@ def _experiment_tag_condition(strings: _Strings, key: str,
         return False
     exists = (sa.select(sa.literal_column("1")).select_from(tags)
               .where(tags.c.experiment_id == schema.experiments.c.experiment_id,
-                     tags.c.key == key, _sql(condition)).exists())
+                     strings.equal(tags.c.key, key), _sql(condition)).exists())
     return ~exists if wants_missing else exists
 
 
