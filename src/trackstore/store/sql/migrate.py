@@ -478,7 +478,8 @@ def _constraint_problems(inspector: sa.Inspector, table: sa.Table,
     # InnoDB indexes a foreign key's columns itself, naming the index after the key
     implicit = ({(str(fk["name"]), tuple(fk["constrained_columns"])) for fk in reflected_fks}
                 if dialect in ("mysql", "mariadb") else set())
-    want_ix = {str(i.name): ("UNIQUE " if i.unique else "") + _columns(c.name for c in i.columns)
+    want_ix = {str(i.name): ("UNIQUE " if i.unique else "")
+               + _columns(str(getattr(e, "name", e)) for e in i.expressions)
                for i in table.indexes}
     got_ix = {str(i["name"]): ("UNIQUE " if i["unique"] else "") + _columns(i["column_names"])
               for i in indexes

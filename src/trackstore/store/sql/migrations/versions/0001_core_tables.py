@@ -69,6 +69,7 @@ def _per_run(table: str) -> None:
         sa.Column("value", long_text(), nullable=False),
         sa.PrimaryKeyConstraint("run_key", "key", name=f"pk_{table}"),
         _references_run(table),
+        sqlite_with_rowid=False,
     )
 
 
@@ -150,6 +151,7 @@ def upgrade() -> None:
         *_metric_columns(),
         sa.PrimaryKeyConstraint("run_key", "key_id", name="pk_latest_metrics"),
         sa.CheckConstraint(_KIND_CHECK, name="ck_latest_metrics_kind"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "datasets",

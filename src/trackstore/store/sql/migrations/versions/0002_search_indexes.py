@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from trackstore.store.sql.schema import DescendingNullsLast
+
 revision = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | None = None
@@ -27,7 +29,8 @@ _RUNS_EXPERIMENT_FK = "fk_runs_experiment_id_experiments"
 
 def upgrade() -> None:
     op.create_index("ix_runs_search", "runs",
-                    ["experiment_id", "lifecycle_stage", "start_time", "run_uuid"])
+                    ["experiment_id", "lifecycle_stage", DescendingNullsLast("start_time"),
+                     "run_uuid"])
     op.create_index("ix_runs_deleted", "runs", ["lifecycle_stage", "deleted_time"])
     op.create_index("ix_latest_metrics_key", "latest_metrics", ["key_id", "kind", "value"])
 
