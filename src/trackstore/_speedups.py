@@ -12,7 +12,7 @@ import). The selectors call :func:`load`, which honours ``TRACKSTORE_IMPL``:
     always the pure twin, even when a compiled module is present.
 
 :func:`trackstore.speedups` returns :data:`STATUS`, e.g.
-``{"metrics": "c", "yamlio": "py (No module named 'trackstore._yamlio_c')"}``.
+``{"metrics": "c", "sqlbatch": "c", "yamlio": "py (No module named 'trackstore._yamlio_c')"}``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 from types import ModuleType
 
 #: Every compiled topic; a test checks this against the ``ext/trackstore/*.pyx`` sources.
-TOPICS: tuple[str, ...] = ("metrics", "yamlio")
+TOPICS: tuple[str, ...] = ("metrics", "sqlbatch", "yamlio")
 
 IMPLS = ("auto", "c", "python")
 

@@ -1,0 +1,102 @@
+"""Benchmarks of the ``sqlbatch`` trio: ``[py]`` and ``[c]`` side by side.
+
+Run with ``python -m pytest benches/bench_sqlbatch.py --benchmark-only
+--benchmark-group-by=func,param:count``. Batches are what a training loop logs: 10 keys,
+millisecond timestamps, increasing steps, full-precision values (so ``repr`` needs 16 or 17
+digits, the slow case), one point in 1000 a NaN. 1000 points is a ``log_batch`` at MLflow's
+limit; 1M points shows the per-point cost without the per-call one. The fetched rows are what a
+driver returns for one metric's history.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from _data import points
+
+KEYS = 10
+KEY_IDS = {f"m{k}": k + 1 for k in range(KEYS)}
+SIZES = [1000, 1_000_000]
+
+
+def _twin(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"trackstore._sqlbatch_{name}")
+    except ImportError as exc:
+        pytest.skip(f"compiled twin unavailable: {exc}")
+
+
+@pytest.fixture(params=["py", "c"])
+def impl(request: pytest.FixtureRequest) -> ModuleType:
+    return _twin(request.param)
+
+
+@cache
+def metric_batch(count: int) -> list[Any]:
+    from trackstore.entities import Metric
+
+    return [Metric(f"m{i % KEYS}", math.nan if i % 1000 == 999 else value, ts, step)
+            for i, (ts, value, step) in enumerate(points(count))]
+
+
+@cache
+def stored_rows(count: int) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = _twin("py").metric_rows(7, metric_batch(count), KEY_IDS, {})
+    assert len(rows) == count
+    return rows
+
+
+@cache
+def fetched_rows(count: int, with_dataset: bool = False) -> list[tuple[Any, ...]]:
+    """One metric's history as the driver returns it: (step, timestamp, value, kind[, ...])."""
+    extra = (None, None) if with_dataset else ()
+    return [(r[2], r[3], r[4], r[5], *extra) for r in stored_rows(count)]
+
+
+def run(benchmark: Any, fn: Callable[..., Any], *args: Any, count: int) -> Any:
+    if count >= 1_000_000:  # seconds per call in the pure twin: a few rounds give a median
+        return benchmark.pedantic(fn, args=args, rounds=5, iterations=1, warmup_rounds=1)
+    return benchmark(fn, *args)
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_metric_rows(benchmark: Any, impl: ModuleType, count: int) -> None:
+    rows = run(benchmark, impl.metric_rows, 7, metric_batch(count), KEY_IDS, {}, count=count)
+    assert len(rows) == count
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_latest_rows(benchmark: Any, impl: ModuleType, count: int) -> None:
+    latest = run(benchmark, impl.latest_rows, stored_rows(count), count=count)
+    assert len(latest) == KEYS
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_copy_text(benchmark: Any, impl: ModuleType, count: int) -> None:
+    text = run(benchmark, impl.copy_text, stored_rows(count), count=count)
+    assert text.count(b"\n") == count
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_values_sql(benchmark: Any, impl: ModuleType, count: int) -> None:
+    sql = run(benchmark, impl.values_sql, stored_rows(count), count=count)
+    assert sql.count("),(") == count - 1
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_history_columns(benchmark: Any, impl: ModuleType, count: int) -> None:
+    columns = run(benchmark, impl.history_columns, fetched_rows(count), count=count)
+    assert len(columns.values) == count
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_history_metrics(benchmark: Any, impl: ModuleType, count: int) -> None:
+    metrics = run(benchmark, impl.history_metrics, "m0", fetched_rows(count, True), count=count)
+    assert len(metrics) == count
