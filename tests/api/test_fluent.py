@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 import trackstore
+from tests._databases import SQL_KINDS, fresh_database
 from trackstore import TrackingClient, TrackstoreError
+from trackstore.store import registry
+from trackstore.store.sql.engine import dispose_engines
 
 
 def test_default_store_is_mlruns_in_the_working_directory(isolated: Path) -> None:
@@ -181,3 +184,26 @@ def test_run_left_active_is_ended_at_exit(isolated: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True, cwd=isolated).stdout.strip()
     assert TrackingClient().get_run(out).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("kind", SQL_KINDS)
+def test_the_fluent_api_on_a_database(isolated: Path, kind: str) -> None:
+    with fresh_database(kind, isolated) as uri:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        exp = trackstore.set_experiment("on sql")
+        with trackstore.start_run(run_name="r1") as run:
+            trackstore.log_params({"lr": 0.1})
+            trackstore.log_metrics({"loss": 1.0}, step=0)
+            trackstore.log_metric("loss", 0.25, step=1)
+            with trackstore.start_run(nested=True) as child:
+                trackstore.set_tag("t", "child")
+        stored = TrackingClient(uri).get_run(run.info.run_id)
+        assert stored.info.experiment_id == exp.experiment_id
+        assert (stored.info.status, stored.info.run_name) == ("FINISHED", "r1")
+        assert stored.data.params == {"lr": "0.1"} and stored.data.metrics == {"loss": 0.25}
+        assert stored.data.tags["mlflow.user"] == getpass.getuser()
+        found = TrackingClient(uri).search_runs([exp.experiment_id], "tags.t = 'child'")
+        assert [r.info.run_id for r in found] == [child.info.run_id]
+        assert found[0].data.tags["mlflow.parentRunId"] == run.info.run_id
+        registry.clear_cache()
+        dispose_engines()

@@ -1,30 +1,53 @@
 """The ``store`` fixture: every backend the contract suite runs against.
 
-One suite, parametrized over backends (file today; the SQL and REST stores join it as they
-land). Backend-specific behaviour lives in ``test_<backend>_store.py``.
+One suite, parametrized over backends: the file store, and the SQL store on SQLite and on
+every database server the environment provides (``tests/_databases.py``; PostgreSQL and
+MariaDB are started by ``.ci/run``). Backend-specific behaviour lives in
+``test_<backend>_store.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests._databases import SQL_KINDS
 from trackstore.store.base import AbstractStore
 from trackstore.store.file import FileStore
 
-BACKENDS = ["file"]
+BACKENDS = ["file", *SQL_KINDS]
 
 
-def make_store(kind: str, tmp_path: Path) -> AbstractStore:
+@contextmanager
+def make_store(kind: str, tmp_path: Path) -> Iterator[AbstractStore]:
     if kind == "file":
-        return FileStore(str(tmp_path / "mlruns"))
-    raise AssertionError(kind)
+        store: AbstractStore = FileStore(str(tmp_path / "mlruns"))
+        yield store
+        store.close()
+        return
+    from tests._databases import fresh_database
+    from trackstore.store.sql import SqlStore
+    from trackstore.store.sql.engine import dispose_engines
+
+    with fresh_database(kind, tmp_path) as uri:
+        store = SqlStore(uri, str(tmp_path / "artifacts"))
+        try:
+            yield store
+        finally:
+            store.close()
+            dispose_engines()
+
+
+@pytest.fixture(params=SQL_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each SQL database kind: SQLite, and the servers the environment provides."""
+    return str(request.param)
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AbstractStore]:
-    s = make_store(request.param, tmp_path)
-    yield s
-    s.close()
+    with make_store(request.param, tmp_path) as s:
+        yield s

@@ -19,17 +19,12 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 
-from tests._databases import SQL_KINDS, fresh_database
+from tests._databases import fresh_database
 from trackstore.exceptions import INVALID_STATE, TrackstoreError
 from trackstore.store.sql import migrate, schema
 from trackstore.store.sql.engine import create_engine
 
 HEAD = "0002"
-
-
-@pytest.fixture(params=SQL_KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

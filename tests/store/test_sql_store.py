@@ -1,0 +1,367 @@
+"""What only the SQL store does: its encodings, transactions, dialect rules and engines.
+
+Runs on SQLite always and on PostgreSQL and MariaDB when ``tests/_databases.py`` finds them
+(``.ci/run`` starts both and requires them).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests._databases import fresh_database
+from trackstore import _sqlbatch
+from trackstore.entities import ExperimentTag, Metric, Param, RunTag, ViewType
+from trackstore.exceptions import TrackstoreError
+from trackstore.store import registry
+from trackstore.store.sql import SqlStore
+from trackstore.store.sql import engine as engine_module
+from trackstore.store.sql.engine import dispose_engines
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture
+def uri(kind: str, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(kind, tmp_path) as database_uri:
+        yield database_uri
+        dispose_engines()
+
+
+@pytest.fixture
+def store(uri: str, tmp_path: Path) -> SqlStore:
+    return SqlStore(uri, str(tmp_path / "artifacts"))
+
+
+def count(store: SqlStore, table: str) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def new_run(store: SqlStore, experiment_id: str = "0") -> str:
+    return store.create_run(experiment_id, "u", T0, [], None).info.run_id
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def test_special_values_round_trip_exactly(store: SqlStore) -> None:
+    rid = new_run(store)
+    values = [math.nan, math.inf, -math.inf, -0.0, 5e-324, 1.7976931348623157e308, 0.1]
+    store.log_batch(rid, metrics=[Metric("m", v, T0 + i, i) for i, v in enumerate(values)])
+    history = store.get_metric_history(rid, "m")
+    got = [m.value for m in history]
+    assert [math.isnan(v) for v in got] == [True] + [False] * 6
+    assert got[1:] == values[1:]
+    assert math.copysign(1.0, got[3]) in (-1.0, 1.0)  # -0.0 is stored as a zero
+    columns = store.get_metric_history_columns(rid, "m")
+    assert list(columns.steps) == list(range(7))
+    assert columns.values[1:].tolist() == values[1:]
+    assert store.get_run(rid).data.metrics["m"] == 0.1  # the highest step
+
+
+def test_latest_value_orders_nan_below_every_number_at_equal_step_and_time(
+        store: SqlStore) -> None:
+    rid = new_run(store)
+    for value in (math.nan, -math.inf, 3.0, math.inf, 2.0):
+        store.log_metric(rid, Metric("m", value, T0, 1))
+    assert store.get_run(rid).data.metrics["m"] == math.inf
+    store.log_metric(rid, Metric("m", math.nan, T0 + 1, 1))  # later timestamp wins
+    assert math.isnan(store.get_run(rid).data.metrics["m"])
+    store.log_metric(rid, Metric("m", -5.0, T0, 2))  # higher step wins
+    assert store.get_run(rid).data.metrics["m"] == -5.0
+
+
+def test_exact_duplicate_points_are_stored_once(store: SqlStore) -> None:
+    rid = new_run(store)
+    batch = [Metric("m", float(i), T0 + i, i) for i in range(100)]
+    batch += [Metric("m", math.nan, T0, 0), Metric("m", math.nan, T0, 0)]
+    store.log_batch(rid, metrics=batch)
+    store.log_batch(rid, metrics=batch)  # a retry
+    assert count(store, "metrics") == 101
+    store.log_metric(rid, Metric("m", 0.0, T0, 0))  # the same point again
+    store.log_metric(rid, Metric("m", 0.5, T0, 0))  # not the same: another value
+    assert count(store, "metrics") == 102
+    assert len(store.get_metric_history(rid, "m")) == 102
+
+
+def test_history_pages_in_step_order(store: SqlStore) -> None:
+    rid = new_run(store)
+    store.log_batch(rid, metrics=[Metric("m", float(s), T0, s) for s in (5, 1, 4, 2, 3)])
+    first = store.get_metric_history(rid, "m", max_results=2)
+    second = store.get_metric_history(rid, "m", max_results=2, page_token=first.token)
+    third = store.get_metric_history(rid, "m", max_results=2, page_token=second.token)
+    assert [m.step for m in (*first, *second, *third)] == [1, 2, 3, 4, 5]
+    assert third.token is None
+    assert {m.run_id for m in first} == {rid}
+
+
+def test_metric_datasets_round_trip(store: SqlStore) -> None:
+    rid = new_run(store)
+    store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0, None, "train", "d1"),
+                                  Metric("m", 2.0, T0, 1)])
+    history = store.get_metric_history(rid, "m")
+    assert [(m.dataset_name, m.dataset_digest) for m in history] == [("train", "d1"),
+                                                                     (None, None)]
+
+
+# -- transactions ------------------------------------------------------------------------------
+
+
+def test_a_failing_batch_stores_nothing(store: SqlStore, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    rid = new_run(store)
+
+    def fail(rows: object) -> object:
+        raise RuntimeError("the database went away between two statements")
+
+    # The latest-value upsert is the batch's last statement: params, tags and points are
+    # already written in the transaction when it fails.
+    monkeypatch.setattr(_sqlbatch, "latest_rows", fail)
+    with pytest.raises(RuntimeError):
+        store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0)], params=[Param("p", "1")],
+                        tags=[RunTag("t", "1")])
+    monkeypatch.undo()
+    run = store.get_run(rid)
+    assert (run.data.metrics, run.data.params) == ({}, {})
+    assert "t" not in run.data.tags
+    assert count(store, "metrics") == 0
+
+
+def test_a_param_conflict_changes_nothing(store: SqlStore) -> None:
+    rid = new_run(store)
+    store.log_param(rid, Param("p", "1"))
+    with pytest.raises(TrackstoreError) as e:
+        store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0)],
+                        params=[Param("q", "2"), Param("p", "2")], tags=[RunTag("t", "x")])
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE"
+    run = store.get_run(rid)
+    assert run.data.params == {"p": "1"} and run.data.metrics == {}
+    assert "t" not in run.data.tags
+
+
+# -- dialect rules -----------------------------------------------------------------------------
+
+
+def test_names_and_keys_are_case_sensitive(store: SqlStore) -> None:
+    a = store.create_experiment("Vision")
+    b = store.create_experiment("vision")
+    assert a != b and store.get_experiment_by_name("VISION") is None
+    rid = new_run(store)
+    store.log_batch(rid, metrics=[Metric("Loss", 1.0, T0, 0), Metric("loss", 2.0, T0, 0)],
+                    params=[Param("LR", "1"), Param("lr", "2")],
+                    tags=[RunTag("T", "1"), RunTag("t", "2")])
+    run = store.get_run(rid)
+    assert run.data.metrics == {"Loss": 1.0, "loss": 2.0}
+    assert run.data.params == {"LR": "1", "lr": "2"}
+    assert (run.data.tags["T"], run.data.tags["t"]) == ("1", "2")
+
+
+def test_unicode_and_long_values_are_stored_whole(store: SqlStore) -> None:
+    rid = new_run(store)
+    emoji = "🚀 données 実験 " * 10
+    store.log_batch(rid, params=[Param("p", "x" * 6000), Param("u", emoji)],
+                    tags=[RunTag("t", "y" * 8000), RunTag("données_実験", emoji)])
+    run = store.get_run(rid)
+    assert run.data.params == {"p": "x" * 6000, "u": emoji}
+    assert run.data.tags["t"] == "y" * 8000 and run.data.tags["données_実験"] == emoji
+    exp = store.create_experiment("🚀" * 100, tags=[ExperimentTag("k", "v" * 5000)])
+    assert store.get_experiment(exp).name == "🚀" * 100
+
+
+def test_experiment_ids_count_up_and_are_never_reused(store: SqlStore) -> None:
+    first = store.create_experiment("a")
+    store.delete_experiment(first)
+    store.hard_delete_experiment(first)
+    second = store.create_experiment("b")
+    assert int(second) == int(first) + 1
+    with pytest.raises(TrackstoreError) as e:
+        store.get_experiment(first)
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_hard_delete_removes_every_row(store: SqlStore) -> None:
+    rid = new_run(store)
+    store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0)], params=[Param("p", "1")])
+    store.delete_run(rid)
+    assert store.deleted_run_ids() == [rid]
+    store.hard_delete_run(rid)
+    for table in ("runs", "metrics", "latest_metrics", "run_params", "run_tags"):
+        assert count(store, table) == 0, table
+
+
+def test_store_is_picked_by_the_tracking_uri(uri: str) -> None:
+    store = registry.get_store(uri)
+    try:
+        assert isinstance(store, SqlStore)
+        assert store.get_experiment("0").name == "Default"
+    finally:
+        registry.clear_cache()
+
+
+# -- engines -----------------------------------------------------------------------------------
+
+
+def test_bare_dialects_get_an_installed_driver() -> None:
+    assert engine_module.resolve_url("postgresql://u:p@h/db").drivername == "postgresql+psycopg2"
+    assert engine_module.resolve_url("mysql://u:p@h/db").drivername == "mysql+pymysql"
+    assert engine_module.resolve_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
+    assert engine_module.resolve_url("mysql+mysqldb://u@h/d").drivername == "mysql+mysqldb"
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("oracle://u@h/db", "Unsupported database 'oracle'"),
+    ("postgresql+a+b://u@h/db", "at most one '+'"),
+    ("sqlite://", "in-memory database"),
+    ("sqlite:///:memory:", "in-memory database"),
+])
+def test_bad_database_uris_are_clear_errors(uri: str, message: str) -> None:
+    with pytest.raises(TrackstoreError) as e:
+        engine_module.create_engine(uri)
+    assert e.value.error_code == "INVALID_PARAMETER_VALUE" and message in e.value.message
+
+
+def test_pool_options_come_from_mlflow_variables(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "3")
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", "0")
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE", "60")
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_ECHO", "TRUE")
+    engine = engine_module.create_engine(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(engine.pool, sa.pool.QueuePool)
+    assert (engine.pool.size(), engine.pool._max_overflow, engine.pool._recycle) == (3, 0, 60)
+    assert engine.echo is True
+    engine.dispose()
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
+    monkeypatch.delenv("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE")
+    monkeypatch.delenv("MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW")
+    engine = engine_module.create_engine(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(engine.pool, sa.pool.NullPool)
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("POOL_SIZE", "many", "expected an integer >= 0"),
+    ("POOL_SIZE", "-2", "expected an integer >= 0"),
+    ("MAX_OVERFLOW", "1.5", "expected an integer >= -1"),
+    ("POOL_RECYCLE", "-5", "expected an integer >= -1"),
+    ("ECHO", "yes", "expected true, false, 1 or 0"),
+    ("POOLCLASS", "FastPool", "expected one of"),
+])
+def test_bad_pool_options_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           name: str, value: str, message: str) -> None:
+    monkeypatch.setenv(f"MLFLOW_SQLALCHEMYSTORE_{name}", value)
+    with pytest.raises(TrackstoreError) as e:
+        engine_module.create_engine(f"sqlite:///{tmp_path}/a.db")
+    assert f"MLFLOW_SQLALCHEMYSTORE_{name}" in e.value.message and message in e.value.message
+
+
+def test_pool_size_with_a_pool_that_has_no_size_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "3")
+    monkeypatch.setenv("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
+    with pytest.raises(TrackstoreError) as e:
+        engine_module.create_engine(f"sqlite:///{tmp_path}/a.db")
+    assert "apply only to a QueuePool" in e.value.message
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path}/w.db")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    dispose_engines()
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+def _log_from_process(uri: str, run_ids: list[str], worker: int, start: object) -> None:
+    store = SqlStore(uri)
+    start.wait()  # type: ignore[attr-defined]
+    for i in range(40):
+        for rid in run_ids:
+            # Shared keys in opposite orders, single points and batches, params and tags:
+            # everything that could make two writers wait for each other.
+            keys = ["a", "b", "c"] if worker % 2 else ["c", "b", "a"]
+            store.log_batch(rid, metrics=[Metric(k, float(i), T0 + i, worker * 1000 + i)
+                                          for k in keys],
+                            params=[Param(f"p{worker}", "x"), Param("shared", "same")],
+                            tags=[RunTag("t", str(worker))])
+            store.log_metric(rid, Metric("single", float(worker), T0, worker * 1000 + i))
+    dispose_engines()
+
+
+@pytest.mark.slow
+def test_eight_processes_log_to_shared_and_own_runs(uri: str) -> None:
+    store = SqlStore(uri)
+    shared = new_run(store)
+    own = [new_run(store) for _ in range(8)]
+    dispose_engines()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(8)
+    procs = [ctx.Process(target=_log_from_process, args=(uri, [shared, own[w]], w, start))
+             for w in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * 8
+    store = SqlStore(uri)
+    for workers, rid in [(range(8), shared), *(([w], own[w]) for w in range(8))]:
+        expected = sorted(w * 1000 + i for w in workers for i in range(40))
+        for key in ("a", "b", "c", "single"):
+            steps = [m.step for m in store.get_metric_history(rid, key)]
+            assert steps == expected, (rid, key)  # each point exactly once
+        run = store.get_run(rid)
+        assert run.data.params == {"shared": "same", **{f"p{w}": "x" for w in workers}}
+        assert run.data.metrics["a"] == 39.0
+    assert len(store.search_runs(["0"], run_view_type=ViewType.ALL)) == 9
+
+
+# -- every dialect's statements ------------------------------------------------------------------
+
+
+def _dialect(name: str) -> sa.engine.Dialect:
+    from sqlalchemy.dialects import mssql, mysql, postgresql, sqlite
+
+    modules = {"sqlite": sqlite.pysqlite, "postgresql": postgresql.psycopg2,
+               "mysql": mysql.pymysql, "mssql": mssql.pymssql}
+    return modules[name].dialect()  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "mssql"])
+def test_write_statements_render_for_every_dialect(dialect: str) -> None:
+    from trackstore.store.sql.statements import METRIC_COLUMNS, Statements
+
+    sql = Statements(_dialect(dialect))
+    mark = "?" if dialect == "sqlite" else "%s"
+    cols = ("run_key", "key", "value")
+    statements = {
+        "insert": (sql.insert("run_tags", cols), 3),
+        "insert_absent": (sql.insert_absent("run_tags", cols, ("run_key", "key")), 3),
+        "upsert": (sql.upsert("run_tags", cols, ("run_key", "key")), 3),
+        "insert_metrics": (sql.insert_metrics(), len(METRIC_COLUMNS)),
+        "upsert_latest": (sql.upsert_latest(), len(METRIC_COLUMNS)),
+        "log_point": (sql.log_point(), len(sql.log_point_args(1, (1, 2, 3, 4, 0.5, 2, None)))),
+    }
+    for name, (text, params) in statements.items():
+        assert text.count(mark) == params, (name, text)
+    if dialect == "mssql":
+        # Reserved words quoted the SQL Server way, upserts as MERGE with a range lock.
+        assert "[key]" in statements["upsert"][0]
+        for name in ("insert_absent", "upsert", "insert_metrics", "upsert_latest", "log_point"):
+            assert statements[name][0].startswith("MERGE ") and "WITH (HOLDLOCK)" in \
+                statements[name][0], name
+            assert statements[name][0].endswith(";"), name
+    if dialect == "mysql":
+        assert "`key`" in statements["upsert"][0]
+        assert "INSERT IGNORE" not in " ".join(t for t, _ in statements.values())
+        # The comparison is made once, before any column of the row changes.
+        latest = sql.upsert_latest()
+        assert latest.index("@trackstore_newer :=") < latest.index("timestamp = IF(")
