@@ -796,12 +796,16 @@ class SqlStore(AbstractStore):
                 .outerjoin(md, md.c.dataset_id == m.c.dataset_id)
                 .where(m.c.run_key == run_key, m.c.key_id == key_id)
                 .order_by(m.c.step, m.c.timestamp, m.c.kind, m.c.value))
-        if max_results is not None:
-            stmt = stmt.limit(max_results + 1)
-        if offset:
-            stmt = stmt.offset(offset)
-        with self._read() as conn:
-            rows = conn.execute(stmt).all()
+        rows: Sequence[Any]
+        if max_results is None and not offset:  # the whole history: plain driver tuples
+            rows = self._raw_rows(self._history_sql(with_datasets=True), (run_key, key_id))
+        else:
+            if max_results is not None:
+                stmt = stmt.limit(max_results + 1)
+            if offset:
+                stmt = stmt.offset(offset)
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
         token = None
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
@@ -816,14 +820,34 @@ class SqlStore(AbstractStore):
         if found is None:
             return MetricHistory(metric_key, array.array("q"), array.array("d"),
                                  array.array("q"))
-        m, run_key, key_id = found
-        stmt = (sa.select(m.c.step, m.c.timestamp, m.c.value, m.c.kind)
-                .where(m.c.run_key == run_key, m.c.key_id == key_id)
-                .order_by(m.c.step, m.c.timestamp, m.c.kind, m.c.value))
-        with self._read() as conn:
-            rows = conn.execute(stmt).all()
+        _, run_key, key_id = found
+        rows = self._raw_rows(self._history_sql(with_datasets=False), (run_key, key_id))
         steps, timestamps, values = _sqlbatch.history_columns(rows)
         return MetricHistory(metric_key, timestamps, values, steps)
+
+    def _history_sql(self, with_datasets: bool) -> str:
+        """A metric's points in index order (DBAPI text: a million rows stay plain tuples)."""
+        q, m = self._sql.q, self._sql.mark
+        order = f"p.step, p.{q('timestamp')}, p.kind, p.{q('value')}"
+        if not with_datasets:
+            return (f"SELECT p.step, p.{q('timestamp')}, p.{q('value')}, p.kind FROM metrics p "
+                    f"WHERE p.run_key = {m} AND p.key_id = {m} ORDER BY {order}")
+        return (f"SELECT p.step, p.{q('timestamp')}, p.{q('value')}, p.kind, d.name, d.digest "
+                f"FROM metrics p LEFT JOIN metric_datasets d ON d.dataset_id = p.dataset_id "
+                f"WHERE p.run_key = {m} AND p.key_id = {m} ORDER BY {order}")
+
+    def _raw_rows(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        raw = self.engine.raw_connection()
+        try:
+            cur: Any = raw.cursor()
+            cur.execute(sql, args)
+            rows: list[Any] = cur.fetchall()
+            cur.close()
+            if self._dialect != "sqlite":
+                raw.rollback()  # end the read transaction the driver began
+            return rows
+        finally:
+            raw.close()
 
     # -- permanent deletion -------------------------------------------------------------------
 
