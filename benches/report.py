@@ -2,9 +2,12 @@
 
     python benches/report.py --storage .benchmarks --output benches/RESULTS.md
 
-Takes the newest saved run (or ``--json FILE``). Store benchmarks are paired by name with the
-``lib`` parameter dropped (``[trackstore]`` vs ``[mlflow]``); twin benchmarks by the ``impl``
-parameter (``[c]`` vs ``[py]``). Ratios are of medians: the machine is shared and noisy.
+Takes, for each benchmark module, the newest saved run that has it (so a run of one module
+updates its sections and keeps the others'), or the given ``--json FILE`` s (the first to
+have a module wins). Store benchmarks are paired by name with the ``lib`` parameter dropped
+(``[trackstore]`` vs ``[mlflow]``, ``[sqlite-trackstore]`` vs ``[sqlite-mlflow]``); twin
+benchmarks by the ``impl`` parameter (``[c]`` vs ``[py]``). Ratios are of medians: the machine
+is shared and noisy.
 """
 
 from __future__ import annotations
@@ -37,28 +40,55 @@ class Row:
         return None if not self.per_call else self.per_call / self.ours
 
 
+def ratio_at_least(times: float) -> Check:
+    return lambda row: (row.ratio or 0) >= times
+
+
+def rate_at_least(per_second: float) -> Check:
+    return lambda row: (row.rate or 0) >= per_second
+
+
+def at_most(seconds: float) -> Check:
+    return lambda row: row.ours <= seconds
+
+
 # name (lib dropped) -> (target text, check); names without a target are reported only.
 TARGETS: dict[str, tuple[str, Check]] = {
-    "test_log_metric_one_point_per_call": (
-        "≥ 100× MLflow", lambda r: (r.ratio or 0) >= 100),
-    "test_log_batch_1000_points": (
-        "≥ 1M points/s", lambda r: (r.rate or 0) >= 1e6),
-    "test_get_metric_history[1000000]": (
-        "≥ 20× MLflow (entities)", lambda r: (r.ratio or 0) >= 20),
+    "test_log_metric_one_point_per_call": ("≥ 100× MLflow", ratio_at_least(100)),
+    "test_log_batch_1000_points": ("≥ 1M points/s", rate_at_least(1e6)),
+    "test_get_metric_history[1000000]": ("≥ 20× MLflow (entities)", ratio_at_least(20)),
     "test_get_metric_history_columns[1000000]": (
-        "≥ 100× MLflow's entity read", lambda r: (r.ratio or 0) >= 100),
-    "test_search_runs_first_page[warm-order_by_metric-5000]": (
-        "≤ 0.2 s", lambda r: r.ours <= 0.2),
-    "test_search_runs_first_page[cold-order_by_metric-5000]": (
-        "≤ 0.2 s", lambda r: r.ours <= 0.2),
-    "test_create_runs": (
-        "≥ 20× MLflow (design §6; not an M1 target)", lambda r: (r.ratio or 0) >= 20),
+        "≥ 100× MLflow's entity read", ratio_at_least(100)),
+    "test_search_runs_first_page[warm-order_by_metric-5000]": ("≤ 0.2 s", at_most(0.2)),
+    "test_search_runs_first_page[cold-order_by_metric-5000]": ("≤ 0.2 s", at_most(0.2)),
+    "test_create_runs": ("≥ 20× MLflow (design §6; not an M1 target)", ratio_at_least(20)),
 }
 # Benchmarks of ours whose MLflow counterpart has another name.
 BASELINE_OF = {
     "test_get_metric_history_columns[100000]": "test_get_metric_history[100000]",
     "test_get_metric_history_columns[1000000]": "test_get_metric_history[1000000]",
 }
+
+# The SQL store (design §6), by name with the lib dropped.
+SQL_TARGETS: dict[str, tuple[str, Check]] = {
+    "test_log_metric_one_point_per_call[sqlite]": ("≥ 50× MLflow", ratio_at_least(50)),
+    # trackstore with an fsync per commit, as MLflow's SQLite commits (see results-notes.md)
+    "test_log_metric_one_point_per_call_fsync": (
+        "≥ 50× MLflow, at MLflow's durability", ratio_at_least(50)),
+    "test_log_metric_one_point_per_call[postgresql]": ("≥ 20× MLflow", ratio_at_least(20)),
+    "test_log_batch_1000_points[sqlite]": ("≥ 500k points/s", rate_at_least(5e5)),
+    "test_log_batch_1000_points[postgresql]": ("≥ 300k points/s", rate_at_least(3e5)),
+    "test_search_runs_first_page[5000-sqlite-order_by_metric]": ("≤ 0.05 s", at_most(0.05)),
+    "test_search_runs_first_page[5000-sqlite-filter_and_order]": ("≤ 0.05 s", at_most(0.05)),
+    "test_get_metric_history[100000]": ("≥ 20× MLflow", ratio_at_least(20)),
+    "test_create_runs[sqlite]": ("≥ 20× MLflow", ratio_at_least(20)),
+}
+SQL_BASELINE_OF = {
+    **BASELINE_OF,
+    # the same durability as MLflow's SQLite: an fsync per commit
+    "test_log_metric_one_point_per_call_fsync": "test_log_metric_one_point_per_call[sqlite]",
+}
+STORE_MODULES = ("bench_file_store", "bench_sql_store")
 
 
 def _strip_param(name: str, values: tuple[str, ...]) -> tuple[str, str | None]:
@@ -73,21 +103,41 @@ def _strip_param(name: str, values: tuple[str, ...]) -> tuple[str, str | None]:
     return (f"{base}[{'-'.join(rest)}]" if rest else base), found
 
 
+def _module(benchmark: dict[str, Any]) -> str:
+    return str(benchmark["fullname"]).split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
 def _load(args: argparse.Namespace) -> dict[str, Any]:
+    """The benchmarks of each module from the newest run that has it (or the first --json)."""
     if args.json:
-        return json.loads(Path(args.json).read_text())
-    files = sorted(Path(args.storage).rglob("*.json"), key=lambda p: p.stat().st_mtime)
+        files = [Path(f) for f in args.json]
+    else:
+        files = sorted(Path(args.storage).rglob("*.json"), key=lambda p: p.stat().st_mtime,
+                       reverse=True)
     if not files:
         raise SystemExit(f"no saved benchmark JSON under {args.storage}")
-    return json.loads(files[-1].read_text())
+    merged: dict[str, Any] = {"benchmarks": [], "sources": []}
+    covered: set[str] = set()
+    for file in files:
+        data = json.loads(file.read_text())
+        modules = sorted({_module(b) for b in data.get("benchmarks", [])} - covered)
+        if not modules:
+            continue
+        covered.update(modules)
+        merged["benchmarks"] += [b for b in data["benchmarks"] if _module(b) in modules]
+        merged["sources"].append({"modules": modules, **{
+            k: data.get(k) for k in ("datetime", "commit_info", "machine_info")}})
+    return merged
 
 
-def store_rows(benchmarks: list[dict[str, Any]]) -> list[Row]:
+def store_rows(benchmarks: list[dict[str, Any]], module: str = "bench_file_store",
+               baseline_of: dict[str, str] | None = None) -> list[Row]:
+    baseline_of = BASELINE_OF if baseline_of is None else baseline_of
     ours: dict[str, dict[str, Any]] = {}
     theirs: dict[str, float] = {}
     for b in benchmarks:
         name, lib = _strip_param(b["name"], ("trackstore", "mlflow"))
-        if "bench_file_store" not in b["fullname"]:
+        if _module(b) != module:
             continue
         if lib == "mlflow":
             theirs[name] = b["stats"]["median"]
@@ -97,7 +147,7 @@ def store_rows(benchmarks: list[dict[str, Any]]) -> list[Row]:
     for name, b in ours.items():
         per_call = b.get("extra_info", {}).get("points_per_call") or \
             b.get("extra_info", {}).get("runs_per_call")
-        rows.append(Row(name, b["stats"]["median"], theirs.get(BASELINE_OF.get(name, name)),
+        rows.append(Row(name, b["stats"]["median"], theirs.get(baseline_of.get(name, name)),
                         per_call))
     return rows
 
@@ -110,9 +160,9 @@ def twin_rows(benchmarks: list[dict[str, Any]]) -> list[tuple[str, dict[str, flo
     """
     rows: dict[str, dict[str, float]] = {}
     for b in benchmarks:
-        if "bench_file_store" in b["fullname"]:
+        module = _module(b)
+        if module in STORE_MODULES:
             continue
-        module = b["fullname"].split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
         name, impl = _strip_param(b["name"], ("c", "py"))
         label = impl or "-"
         for suffix, prefix in (("_mlflow_baseline", "MLflow"), ("_pyyaml", "PyYAML")):
@@ -144,38 +194,64 @@ def _rate(rate: float | None) -> str:
     return f"{rate / 1e6:.2f} M/s" if rate >= 1e6 else f"{rate / 1e3:.1f} k/s"
 
 
-def render(data: dict[str, Any], command: str) -> str:
-    machine = data.get("machine_info", {})
-    commit = data.get("commit_info", {})
-    cpu = machine.get("cpu", {}).get("brand_raw") or platform.processor() or "?"
-    lines = [
-        "# Benchmark results",
-        "",
-        f"* date: {data.get('datetime', '?')[:19].replace('T', ' ')} UTC",
-        f"* machine: {machine.get('node', '?')}, {cpu}, "
-        f"{machine.get('cpu', {}).get('count', '?')} cores, "
-        f"{machine.get('system', '?')} {machine.get('release', '?')}, "
-        f"Python {machine.get('python_version', '?')}",
-        f"* commit: {commit.get('id', '?')[:12]}{' (dirty)' if commit.get('dirty') else ''}",
-        f"* command: `{command}`",
-        "",
-        "Medians of pytest-benchmark rounds, trackstore and MLflow measured in the same run on",
-        "the same machine (MLflow's file store, `MLFLOW_ALLOW_FILE_STORE=true`). The machine is",
-        "a shared 2-core VM: absolute numbers move by ±30 %, the ratios much less.",
-        "",
-        "## File store, end to end (through `TrackingClient` / `MlflowClient`)",
-        "",
-        "| benchmark | trackstore | MLflow | ratio | throughput | target | met |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in sorted(store_rows(data["benchmarks"]), key=lambda r: r.name):
-        target, check = TARGETS.get(row.name, ("", lambda r: True))
+def _sources(data: dict[str, Any]) -> list[str]:
+    """One line per saved run the report draws on: its modules, date and commit."""
+    lines = []
+    for source in data.get("sources", []):
+        commit = source.get("commit_info") or {}
+        dirty = " (dirty)" if commit.get("dirty") else ""
+        modules = ", ".join(f"`{m}`" for m in source["modules"])
+        lines.append(f"* {modules}: {str(source.get('datetime') or '?')[:19].replace('T', ' ')} "
+                     f"UTC, commit {str(commit.get('id') or '?')[:12]}{dirty}")
+    return lines
+
+
+def _store_table(rows: list[Row], targets: dict[str, tuple[str, Check]]) -> list[str]:
+    lines = ["| benchmark | trackstore | MLflow | ratio | throughput | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: r.name):
+        target, check = targets.get(row.name, ("", lambda r: True))
         met = ("yes" if check(row) else "**no**") if target else ""
         ratio = f"{row.ratio:.0f}×" if row.ratio and row.ratio >= 10 else (
             f"{row.ratio:.2f}×" if row.ratio else "—")
         lines.append(f"| `{row.name}` | {_time(row.ours)} | {_time(row.theirs)} | {ratio} | "
                      f"{_rate(row.rate)} | {target} | {met} |")
-    twins = twin_rows(data["benchmarks"])
+    return lines
+
+
+def render(data: dict[str, Any], command: str) -> str:
+    sources = data.get("sources") or [{}]
+    machine = sources[0].get("machine_info") or {}
+    cpu = machine.get("cpu", {}).get("brand_raw") or platform.processor() or "?"
+    lines = [
+        "# Benchmark results",
+        "",
+        f"* machine: {machine.get('node', '?')}, {cpu}, "
+        f"{machine.get('cpu', {}).get('count', '?')} cores, "
+        f"{machine.get('system', '?')} {machine.get('release', '?')}, "
+        f"Python {machine.get('python_version', '?')}",
+        f"* command: `{command}`",
+        "* runs (each module from the newest saved run that has it):",
+        *(f"  {line}" for line in _sources(data)),
+        "",
+        "Medians of pytest-benchmark rounds, trackstore and MLflow measured in the same run on",
+        "the same machine. The machine is a shared 2-core VM: absolute numbers move by ±30 %,",
+        "the ratios much less.",
+    ]
+    benchmarks = data["benchmarks"]
+    file_rows = store_rows(benchmarks, "bench_file_store")
+    if file_rows:
+        lines += ["", "## File store, end to end (through `TrackingClient` / `MlflowClient`)", "",
+                  "MLflow's file store, `MLFLOW_ALLOW_FILE_STORE=true`.", "",
+                  *_store_table(file_rows, TARGETS)]
+    sql_rows = store_rows(benchmarks, "bench_sql_store", SQL_BASELINE_OF)
+    if sql_rows:
+        lines += ["", "## SQL store, end to end (through `TrackingClient` / `MlflowClient`)", "",
+                  "trackstore's `SqlStore` against MLflow's `SqlAlchemyStore`, each in a fresh",
+                  "database of its own; `[sqlite]`, `[postgresql]`, `[mysql]` (MariaDB) name the",
+                  "dialect. Rows without an MLflow time are trackstore only.", "",
+                  *_store_table(sql_rows, SQL_TARGETS)]
+    twins = twin_rows(benchmarks)
     if twins:
         baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})
         lines += ["", "## Compiled twins: `[py]` vs `[c]` (and baselines)", "",
@@ -192,7 +268,9 @@ def render(data: dict[str, Any], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", default=".benchmarks")
-    parser.add_argument("--json", help="a pytest-benchmark JSON file (default: newest saved)")
+    parser.add_argument("--json", action="append",
+                        help="a pytest-benchmark JSON file; repeat for several (default: the "
+                             "newest saved run of each module)")
     parser.add_argument("--output", default="benches/RESULTS.md")
     parser.add_argument("--command", default="tox -e bench")
     parser.add_argument("--notes", help="a Markdown file appended to the report")
