@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests._databases import fresh_database
+from tests._databases import SQL_KINDS, fresh_database
 from trackstore import _sqlbatch
 from trackstore.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from trackstore.exceptions import TrackstoreError
@@ -365,3 +365,33 @@ def test_write_statements_render_for_every_dialect(dialect: str) -> None:
         # The comparison is made once, before any column of the row changes.
         latest = sql.upsert_latest()
         assert latest.index("@trackstore_newer :=") < latest.index("timestamp = IF(")
+
+
+@pytest.mark.parametrize("server", [k for k in SQL_KINDS if k != "sqlite"])
+def test_connections_the_server_dropped_are_replaced(server: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with fresh_database(server, tmp_path) as database_uri:
+        _log_across_dropped_connections(SqlStore(database_uri), server, monkeypatch)
+        dispose_engines()
+
+
+def _log_across_dropped_connections(store: SqlStore, kind: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    rid = new_run(store)
+    store.log_metric(rid, Metric("m", 1.0, T0, 0))  # the pool now holds a used connection
+    database = store.engine.url.database
+    from tests._databases import admin_engine
+
+    with admin_engine(kind).connect() as admin:  # the server ends every session of the store
+        if kind == "postgresql":
+            admin.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  f"WHERE datname = '{database}'")
+        else:
+            for (pid,) in admin.exec_driver_sql(
+                    "SELECT id FROM information_schema.processlist "
+                    f"WHERE db = '{database}'").all():
+                admin.exec_driver_sql(f"KILL {int(pid)}")
+    monkeypatch.setattr(engine_module, "PING_AFTER", 0.0)  # as if idle for long
+    store.log_metric(rid, Metric("m", 2.0, T0, 1))
+    store.log_batch(rid, metrics=[Metric("m", 3.0, T0, 2)])
+    assert [m.value for m in store.get_metric_history(rid, "m")] == [1.0, 2.0, 3.0]

@@ -20,7 +20,13 @@ variable                                 ``create_engine``    values
 
 Unlike MLflow, a ``0`` is applied, not ignored (``MAX_OVERFLOW=0`` means no overflow), and a
 bad value is an error naming the variable. ``MLFLOW_MYSQL_SSL_CA``/``_CERT``/``_KEY`` go to
-the MySQL driver's ``ssl`` options. Engines always ``pool_pre_ping``.
+the MySQL driver's ``ssl`` options.
+
+Stale connections (a restarted server, an idle timeout) are caught as MLflow's
+``pool_pre_ping`` catches them, but a connection is pinged only when it comes out of the pool
+after sitting idle for :data:`PING_AFTER` seconds: a training loop logging point after point
+does not pay a round trip per call for it. A failed ping discards the connection (and the
+pool's other idle ones) and the pool hands out a fresh one.
 
 SQLite connections get ``journal_mode=WAL`` (readers never block the writer, and a commit
 costs an append to the log), ``synchronous=NORMAL`` (``FULL`` with ``TRACKSTORE_FSYNC=1``: a
@@ -35,6 +41,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,7 +49,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, pool
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from ...exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
 
@@ -172,7 +179,7 @@ def create_engine(uri: str) -> Engine:
     dialect = url.get_backend_name()
     options = pool_options()
     _check_pool_options(options)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, **options}
+    kwargs: dict[str, Any] = {**options}
     if dialect == "sqlite":
         database = url.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):
@@ -185,15 +192,15 @@ def create_engine(uri: str) -> Engine:
         ssl = _mysql_ssl()
         if ssl:
             kwargs["connect_args"] = {"ssl": ssl}
-        kwargs.setdefault("isolation_level", "READ COMMITTED")
-    elif dialect == "postgresql":
-        kwargs.setdefault("isolation_level", "READ COMMITTED")
+        kwargs.setdefault("isolation_level", "READ COMMITTED")  # (PostgreSQL's default)
     try:
         engine = sa.create_engine(url, **kwargs)
     except (TypeError, ArgumentError) as exc:
         raise _invalid(f"Cannot create an engine for {uri!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
         _set_up_sqlite(engine)
+    else:
+        _ping_when_idle(engine)
     return engine
 
 
@@ -214,6 +221,27 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+#: Seconds a pooled connection may sit unused before it is pinged on its way out of the pool.
+PING_AFTER = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["trackstore_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("trackstore_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # end the transaction the ping may have begun
+        except Exception as exc:  # the server went away: a fresh connection instead
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _set_up_sqlite(engine: Engine) -> None:

@@ -126,6 +126,11 @@ class Statements:
         return self._merge("latest_metrics", cols, keys, values,
                            condition=f" AND {self._greater('s.', 't.')}")
 
+    def upsert_latest_values(self, values: str) -> str:
+        """:meth:`upsert_latest` for many rows given as a ``VALUES`` list of numbers."""
+        single = f"VALUES ({self._marks(len(LATEST_COLUMNS))})"
+        return self.upsert_latest().replace(single, f"VALUES {values}", 1)
+
     @functools.cache  # noqa: B019
     def log_point(self) -> str:
         """One point of an active run, in one statement where the dialect allows it.

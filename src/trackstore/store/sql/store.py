@@ -92,7 +92,7 @@ _EXPERIMENT_COUNTER = "experiment"
 _STAGE = "trackstore_metric_stage"
 _STAGE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (run_key BIGINT, key_id INTEGER, "
               'step BIGINT, "timestamp" BIGINT, value DOUBLE PRECISION, kind SMALLINT, '
-              "dataset_id INTEGER)")
+              "dataset_id INTEGER) ON COMMIT DELETE ROWS")
 #: DBAPI connections whose staging table exists (weak: gone with the connection).
 _staged: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 #: Rows per statement when a list of ids is sent as an ``IN (...)`` list.
@@ -520,7 +520,15 @@ class SqlStore(AbstractStore):
                 cur.execute(self._sql.upsert("run_tags", ("run_key", "key", "value"),
                                              ("run_key", "key")),
                             (run_key, RUN_NAME_TAG, run_name))
-        return self.get_run(run_id).info
+            q, m = self._sql.q, self._sql.mark
+            cur.execute(f"SELECT r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, "
+                        f"r.lifecycle_stage, r.artifact_uri, t.{q('value')} FROM runs r "
+                        f"LEFT JOIN run_tags t ON t.run_key = r.run_key AND t.{q('key')} = {m} "
+                        f"WHERE r.run_key = {m}", (RUN_NAME_TAG, run_key))
+            row = cur.fetchone()
+        return RunInfo(run_id=run_id, experiment_id=str(row[0]), user_id=row[1], status=row[2],
+                       start_time=row[3], end_time=row[4], lifecycle_stage=row[5],
+                       artifact_uri=row[6], run_name=row[7])
 
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         run_id = checked_run_id(run_id)
@@ -713,10 +721,15 @@ class SqlStore(AbstractStore):
             cur.copy_expert(f"COPY {_STAGE} ({self._sql._cols(METRIC_COLUMNS)}) FROM STDIN",
                             io.BytesIO(_sqlbatch.copy_text(rows)))
             cur.execute(f"INSERT INTO metrics SELECT * FROM {_STAGE} ON CONFLICT DO NOTHING")
-            cur.execute(f"DELETE FROM {_STAGE}")
+            # (emptied by the commit: ON COMMIT DELETE ROWS)
         else:
             executemany(cur, self._sql.insert_metrics(), rows)
-        executemany(cur, self._sql.upsert_latest(), _sqlbatch.latest_rows(rows))
+        latest = _sqlbatch.latest_rows(rows)
+        if self._dialect in ("postgresql", "mysql") and len(latest) > 1:
+            # One statement for every key, not a round trip per key (numbers only in the text).
+            cur.execute(self._sql.upsert_latest_values(_sqlbatch.values_sql(latest)))
+        else:
+            executemany(cur, self._sql.upsert_latest(), latest)
 
     def _delete_tag(self, run_id: str, key: str) -> None:
         m = self._sql.mark
