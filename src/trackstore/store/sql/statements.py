@@ -171,6 +171,21 @@ class Statements:
             return (run_key, *rest, *rest)
         return (*rest, run_key)
 
+    #: PostgreSQL: the name of :meth:`log_point` prepared on a connection.
+    LOG_POINT_PREPARED = "trackstore_log_point"
+
+    @functools.cache  # noqa: B019
+    def prepare_log_point(self) -> tuple[str, str]:
+        """PostgreSQL: ``PREPARE`` for :meth:`log_point`, and its ``EXECUTE`` (7 parameters:
+        the run key, then the row's other columns). Planning the statement costs more than
+        running it, so a connection plans it once."""
+        numbered = ["$1", *(f"${i}" for i in range(2, 8)), *(f"${i}" for i in range(2, 8))]
+        body = self.log_point().replace("%s", "{}").format(*numbered)
+        types = "bigint, integer, bigint, bigint, double precision, smallint, integer"
+        name = self.LOG_POINT_PREPARED
+        return (f"PREPARE {name} ({types}) AS {body}",
+                f"EXECUTE {name} ({', '.join([self.mark] * 7)})")
+
     def _latest_conflict(self) -> str:
         sets = ", ".join(f"{self.q(c)} = excluded.{self.q(c)}" for c in LATEST_COLUMNS[2:])
         return (f"ON CONFLICT (run_key, key_id) DO UPDATE SET {sets} "

@@ -95,6 +95,8 @@ _STAGE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (run_key BIGINT, k
               "dataset_id INTEGER) ON COMMIT DELETE ROWS")
 #: DBAPI connections whose staging table exists (weak: gone with the connection).
 _staged: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+#: PostgreSQL connections on which the single-point statement is prepared.
+_prepared: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 #: Rows per statement when a list of ids is sent as an ``IN (...)`` list.
 _CHUNK = 500
 
@@ -632,7 +634,6 @@ class SqlStore(AbstractStore):
         run_key = self._run_key(run_id)
         row = _sqlbatch.metric_rows(run_key, (metric,), self._key_ids, self._dataset_ids)[0]
         sql = self._sql
-        args = sql.log_point_args(run_key, row)
         try:
             if self._dialect == "postgresql":
                 raw = self.engine.raw_connection()
@@ -640,7 +641,11 @@ class SqlStore(AbstractStore):
                 try:
                     driver.autocommit = True  # one statement, its own transaction
                     cur: Any = raw.cursor()
-                    cur.execute(sql.log_point(), args)
+                    prepare, execute = sql.prepare_log_point()
+                    if driver not in _prepared:
+                        cur.execute(prepare)
+                        _prepared[driver] = True
+                    cur.execute(execute, (run_key, *row[1:]))
                     stored = int(cur.fetchone()[0])
                     cur.close()
                 finally:
@@ -648,7 +653,7 @@ class SqlStore(AbstractStore):
                     raw.close()
             else:
                 with self._write() as cur:
-                    cur.execute(sql.log_point(), args)
+                    cur.execute(sql.log_point(), sql.log_point_args(run_key, row))
                     stored = cur.rowcount
                     if not stored:
                         self._active_run_key(cur, run_id)  # raises for a gone or deleted run
