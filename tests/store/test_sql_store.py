@@ -395,3 +395,20 @@ def _log_across_dropped_connections(store: SqlStore, kind: str,
     store.log_metric(rid, Metric("m", 2.0, T0, 1))
     store.log_batch(rid, metrics=[Metric("m", 3.0, T0, 2)])
     assert [m.value for m in store.get_metric_history(rid, "m")] == [1.0, 2.0, 3.0]
+
+
+def test_history_reads_leave_the_cycle_collector_as_they_found_it(store: SqlStore) -> None:
+    import gc
+
+    rid = new_run(store)
+    store.log_batch(rid, metrics=[Metric("m", float(s), T0, s) for s in range(100)])
+    assert gc.isenabled()
+    assert len(store.get_metric_history(rid, "m")) == 100
+    assert len(store.get_metric_history_columns(rid, "m")) == 100
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert len(store.get_metric_history(rid, "m")) == 100
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

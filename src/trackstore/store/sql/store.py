@@ -27,6 +27,7 @@ store keeps the order of logging.
 from __future__ import annotations
 
 import array
+import gc
 import io
 import os
 import threading
@@ -99,6 +100,28 @@ _staged: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 _prepared: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 #: Rows per statement when a list of ids is sent as an ``IN (...)`` list.
 _CHUNK = 500
+
+
+#: Rows fetched at a time when a metric's history is read.
+_FETCH_CHUNK = 65536
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cycle collector while a history becomes objects.
+
+    Building 100k tuples or Metric objects makes CPython run collections of the whole heap
+    (every 700 allocations a young one, and now and then one over everything the program
+    holds): in a process with a large heap that costs more than the read. What is built here
+    holds no reference cycles, so nothing is left for the collector; it resumes on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def now_ms() -> int:
@@ -828,9 +851,10 @@ class SqlStore(AbstractStore):
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
             token = create_page_token(offset + max_results)
-        points = _sqlbatch.history_metrics(metric_key, rows)
-        for point in points:
-            point.run_id = run_id
+        with _collector_paused():
+            points = _sqlbatch.history_metrics(metric_key, rows)
+            for point in points:
+                point.run_id = run_id
         return PagedList(points, token)
 
     def _get_metric_history_columns(self, run_id: str, metric_key: str) -> MetricHistory:
@@ -839,8 +863,14 @@ class SqlStore(AbstractStore):
             return MetricHistory(metric_key, array.array("q"), array.array("d"),
                                  array.array("q"))
         _, run_key, key_id = found
-        rows = self._raw_rows(self._history_sql(with_datasets=False), (run_key, key_id))
-        steps, timestamps, values = _sqlbatch.history_columns(rows)
+        steps, timestamps, values = array.array("q"), array.array("q"), array.array("d")
+        with _collector_paused():  # columns grow chunk by chunk: no list of every row
+            for chunk in self._raw_chunks(self._history_sql(with_datasets=False),
+                                          (run_key, key_id)):
+                part = _sqlbatch.history_columns(chunk)
+                steps.extend(part[0])
+                timestamps.extend(part[1])
+                values.extend(part[2])
         return MetricHistory(metric_key, timestamps, values, steps)
 
     def _history_sql(self, with_datasets: bool) -> str:
@@ -855,15 +885,23 @@ class SqlStore(AbstractStore):
                 f"WHERE p.run_key = {m} AND p.key_id = {m} ORDER BY {order}")
 
     def _raw_rows(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        with _collector_paused():
+            return [row for chunk in self._raw_chunks(sql, args) for row in chunk]
+
+    def _raw_chunks(self, sql: str, args: tuple[Any, ...]) -> Iterator[list[Any]]:
+        """The rows of a read as plain driver tuples, a bounded chunk at a time."""
         raw = self.engine.raw_connection()
         try:
             cur: Any = raw.cursor()
             cur.execute(sql, args)
-            rows: list[Any] = cur.fetchall()
+            while True:
+                chunk: list[Any] = cur.fetchmany(_FETCH_CHUNK)
+                if not chunk:
+                    break
+                yield chunk
             cur.close()
             if self._dialect != "sqlite":
                 raw.rollback()  # end the read transaction the driver began
-            return rows
         finally:
             raw.close()
 
