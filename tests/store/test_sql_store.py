@@ -21,6 +21,7 @@ from trackstore.exceptions import TrackstoreError
 from trackstore.store import registry
 from trackstore.store.sql import SqlStore
 from trackstore.store.sql import engine as engine_module
+from trackstore.store.sql import schema as s_schema
 from trackstore.store.sql.engine import dispose_engines
 
 T0 = 1_700_000_000_000
@@ -412,3 +413,18 @@ def test_history_reads_leave_the_cycle_collector_as_they_found_it(store: SqlStor
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_eighteen_digit_experiment_ids_fit(store: SqlStore) -> None:
+    # File-store experiment ids are 18-digit numbers; an import keeps them as they are.
+    big = 987654321098765432
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(s_schema.experiments).values(
+            experiment_id=big, name="imported", artifact_location="file:///a",
+            lifecycle_stage="active", creation_time=T0, last_update_time=T0))
+    assert store.get_experiment(str(big)).name == "imported"
+    rid = new_run(store, str(big))
+    store.log_metric(rid, Metric("m", 1.0, T0, 0))
+    assert store.get_run(rid).info.experiment_id == str(big)
+    assert [r.info.run_id for r in store.search_runs([str(big)])] == [rid]
+    assert int(store.create_experiment("next")) < big  # new ids keep counting from 1
