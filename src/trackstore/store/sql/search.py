@@ -8,7 +8,7 @@ the database as bound parameters.
 How the statement is shaped
 ---------------------------
 * ``runs`` is scanned within the experiments and lifecycle stage asked for:
-  ``ix_runs_search (experiment_id, lifecycle_stage, start_time, run_uuid)`` gives the default
+  ``ix_runs_search (experiment_id, lifecycle_stage, start_time DESC, run_uuid)`` gives the default
   order, so a first page reads about as many index entries as it returns.
 * A metric, param or tag that is only filtered on is an ``EXISTS`` (``NOT EXISTS`` for
   ``IS NULL``) probing the per-run table's primary key ``(run_key, key)``; the database
