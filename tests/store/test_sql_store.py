@@ -208,11 +208,30 @@ def test_store_is_picked_by_the_tracking_uri(uri: str) -> None:
 # -- engines -----------------------------------------------------------------------------------
 
 
-def test_bare_dialects_get_an_installed_driver() -> None:
-    assert engine_module.resolve_url("postgresql://u:p@h/db").drivername == "postgresql+psycopg2"
-    assert engine_module.resolve_url("mysql://u:p@h/db").drivername == "mysql+pymysql"
-    assert engine_module.resolve_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
-    assert engine_module.resolve_url("mysql+mysqldb://u@h/d").drivername == "mysql+mysqldb"
+@pytest.mark.parametrize(("installed", "uri", "driver"), [
+    ({"psycopg2", "psycopg", "pymysql", "pymssql"}, "postgresql://u:p@h/db",
+     "postgresql+psycopg2"),
+    ({"psycopg", "pg8000"}, "postgresql://u:p@h/db", "postgresql+psycopg"),
+    ({"pymysql"}, "mysql://u:p@h/db", "mysql+pymysql"),
+    ({"MySQLdb"}, "mysql://u:p@h/db", "mysql+mysqldb"),
+    ({"pyodbc"}, "mssql://u:p@h/db", "mssql+pyodbc"),
+    ({"sqlite3"}, "sqlite:///x.db", "sqlite+pysqlite"),
+    (set(), "mysql+mysqldb://u@h/d", "mysql+mysqldb"),  # a named driver is kept
+])
+def test_bare_dialects_get_an_installed_driver(monkeypatch: pytest.MonkeyPatch,
+                                               installed: set[str], uri: str,
+                                               driver: str) -> None:
+    # Which drivers exist is the machine's business: pretend each set is what is installed.
+    monkeypatch.setattr(engine_module, "_importable", lambda module: module in installed)
+    assert engine_module.resolve_url(uri).drivername == driver
+
+
+def test_a_missing_driver_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "_importable", lambda module: False)
+    with pytest.raises(TrackstoreError) as e:
+        engine_module.resolve_url("postgresql://u:p@h/db")
+    assert "No driver for postgresql is installed" in e.value.message
+    assert "pip install 'trackstore[postgres]'" in e.value.message
 
 
 @pytest.mark.parametrize(("uri", "message"), [
