@@ -447,3 +447,18 @@ def test_eighteen_digit_experiment_ids_fit(store: SqlStore) -> None:
     assert store.get_run(rid).info.experiment_id == str(big)
     assert [r.info.run_id for r in store.search_runs([str(big)])] == [rid]
     assert int(store.create_experiment("next")) < big  # new ids keep counting from 1
+
+
+def test_keys_differing_only_by_trailing_blanks_stay_apart(store: SqlStore) -> None:
+    # MySQL's utf8mb4_bin ignores trailing blanks: 'k' and 'k ' would be one key there.
+    rid = new_run(store)
+    store.log_batch(rid, metrics=[Metric("loss", 1.0, T0, 0), Metric("loss ", 2.0, T0, 0)],
+                    params=[Param("p", "1"), Param("p ", "2")],
+                    tags=[RunTag("t", "a"), RunTag("t ", "b")])
+    run = store.get_run(rid)
+    assert run.data.metrics == {"loss": 1.0, "loss ": 2.0}
+    assert run.data.params == {"p": "1", "p ": "2"}
+    assert (run.data.tags["t"], run.data.tags["t "]) == ("a", "b")
+    assert [m.value for m in store.get_metric_history(rid, "loss ")] == [2.0]
+    a, b = store.create_experiment("x"), store.create_experiment("x ")
+    assert a != b and store.get_experiment_by_name("x ").experiment_id == b

@@ -91,9 +91,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mssql, mysql, postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: What the ``kind`` column of ``metrics`` and ``latest_metrics`` says about ``value``.
 KIND_NAN, KIND_NEG_INF, KIND_FINITE, KIND_POS_INF = 0, 1, 2, 3
@@ -109,10 +110,55 @@ NAMING_CONVENTION = {
 
 MSSQL_BINARY = "Latin1_General_100_BIN2"
 MYSQL_BINARY = "utf8mb4_bin"
+MARIADB_BINARY = "utf8mb4_nopad_bin"
+MYSQL8_BINARY = "utf8mb4_0900_bin"
 POSTGRES_BINARY = "C"
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 LIFECYCLE_STAGES = ("active", "deleted")
+
+
+def mysql_binary_collation(dialect: Dialect) -> str:
+    """The binary collation of the MySQL/MariaDB server *dialect* talks to.
+
+    ``utf8mb4_bin`` is ``PAD SPACE``: it ignores trailing blanks, so the keys ``'k'`` and
+    ``'k '`` would be one row (a tag overwritten, two metrics merged). MariaDB's
+    ``utf8mb4_nopad_bin`` and MySQL 8's ``utf8mb4_0900_bin`` compare every character. An
+    older MySQL, or DDL rendered without a server, gets ``utf8mb4_bin``.
+    """
+    if getattr(dialect, "is_mariadb", False):
+        return MARIADB_BINARY
+    version = getattr(dialect, "server_version_info", None)
+    if version is not None and tuple(version[:1]) >= (8,):
+        return MYSQL8_BINARY
+    return MYSQL_BINARY
+
+
+class _BinaryText(TypeDecorator[str]):
+    """A string type whose collation is binary on every dialect (see :func:`string`)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int | None) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        n = self.length
+        impl: TypeEngine[Any]
+        if dialect.name == "postgresql":
+            impl = (postgresql.VARCHAR(n, collation=POSTGRES_BINARY) if n
+                    else postgresql.TEXT(collation=POSTGRES_BINARY))
+        elif dialect.name in ("mysql", "mariadb"):
+            collation = mysql_binary_collation(dialect)
+            impl = (mysql.VARCHAR(n, charset="utf8mb4", collation=collation) if n
+                    else mysql.MEDIUMTEXT(charset="utf8mb4", collation=collation))
+        elif dialect.name == "mssql":
+            impl = mssql.NVARCHAR(n, collation=MSSQL_BINARY)
+        else:
+            impl = String(n) if n else Text()
+        return impl
 
 
 def string(length: int) -> TypeEngine[str]:
@@ -120,15 +166,12 @@ def string(length: int) -> TypeEngine[str]:
 
     Every text column has a binary collation, so equality, ``LIKE``, uniqueness and
     ``ORDER BY`` agree with the file store on every dialect: ``C`` on PostgreSQL (its
-    default collation is the locale's), ``utf8mb4_bin`` on MySQL/MariaDB (the default is
-    case-insensitive), ``Latin1_General_100_BIN2`` with ``NVARCHAR`` on SQL Server (the same;
-    ``NVARCHAR`` keeps Unicode). SQLite compares strings bytewise already.
+    default collation is the locale's), a binary no-pad collation on MySQL/MariaDB (the
+    default is case-insensitive; see :func:`mysql_binary_collation`),
+    ``Latin1_General_100_BIN2`` with ``NVARCHAR`` on SQL Server (the same; ``NVARCHAR`` keeps
+    Unicode). SQLite compares strings bytewise already.
     """
-    return (String(length)
-            .with_variant(postgresql.VARCHAR(length, collation=POSTGRES_BINARY), "postgresql")
-            .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation=MYSQL_BINARY),
-                          "mysql", "mariadb")
-            .with_variant(mssql.NVARCHAR(length, collation=MSSQL_BINARY), "mssql"))
+    return _BinaryText(length)
 
 
 def surrogate_key() -> TypeEngine[int]:
@@ -138,11 +181,7 @@ def surrogate_key() -> TypeEngine[int]:
 
 def long_text() -> TypeEngine[str]:
     """Text longer than an indexable string (tag values: 8,000 characters; dataset sources)."""
-    return (Text()
-            .with_variant(postgresql.TEXT(collation=POSTGRES_BINARY), "postgresql")
-            .with_variant(mysql.MEDIUMTEXT(charset="utf8mb4", collation=MYSQL_BINARY),
-                          "mysql", "mariadb")
-            .with_variant(mssql.NVARCHAR(None, collation=MSSQL_BINARY), "mssql"))
+    return _BinaryText(None)
 
 
 class DescendingNullsLast(ColumnElement[Any]):
