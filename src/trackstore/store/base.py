@@ -26,7 +26,7 @@ from ..entities import (
     RunTag,
     ViewType,
 )
-from ..exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackstoreError
 from ..validation import (
     SEARCH_MAX_RESULTS_THRESHOLD,
     validate_artifact_location,
@@ -290,6 +290,20 @@ class AbstractStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing open
         """Release what the store holds open (descriptors, connections)."""
+
+
+def name_taken(existing: Experiment, how_to_free: str) -> TrackstoreError:
+    """The error for creating or renaming to the name of *existing* (MLflow's messages).
+
+    *how_to_free* says how this store deletes an experiment for good, so its name is free.
+    """
+    if existing.lifecycle_stage == "deleted":
+        return TrackstoreError(
+            f"Experiment {existing.name!r} already exists in deleted state. You can restore "
+            f"the experiment, or permanently delete {how_to_free} in order to use this "
+            "experiment name again.", RESOURCE_ALREADY_EXISTS)
+    return TrackstoreError(f"Experiment '{existing.name}' already exists.",
+                           RESOURCE_ALREADY_EXISTS)
 
 
 def _check_view_type(view_type: int) -> None:

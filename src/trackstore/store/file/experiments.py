@@ -16,6 +16,7 @@ from ...exceptions import (
 )
 from ...search import search_experiments as _search_experiments
 from ...validation import validate_experiment_id
+from ..base import name_taken
 from .layout import (
     META,
     RESERVED_ROOT_FOLDERS,
@@ -138,16 +139,9 @@ class ExperimentsMixin:
 
     def _check_name_free(self, name: str) -> None:
         existing = self.get_experiment_by_name(name)
-        if existing is None:
-            return
-        if existing.lifecycle_stage == LifecycleStage.DELETED:
-            raise TrackstoreError(
-                f"Experiment {existing.name!r} already exists in deleted state. You can restore "
-                "the experiment, or permanently delete the experiment from the .trash folder "
-                "(under tracking server's root folder) in order to use this experiment name "
-                "again.", RESOURCE_ALREADY_EXISTS)
-        raise TrackstoreError(f"Experiment '{existing.name}' already exists.",
-                              RESOURCE_ALREADY_EXISTS)
+        if existing is not None:
+            raise name_taken(existing, "the experiment from the .trash folder (under tracking "
+                             "server's root folder)")
 
     def _create_experiment(self, name: str, artifact_location: str | None,
                            tags: list[ExperimentTag]) -> str:

@@ -79,7 +79,7 @@ from ...search import (
     validate_run_max_results,
 )
 from ...validation import validate_experiment_id
-from ..base import RUN_NAME_TAG, AbstractStore, checked_run_id
+from ..base import RUN_NAME_TAG, AbstractStore, checked_run_id, name_taken
 from ..file.meta import append_to_uri, path_to_file_uri, resolve_local_uri
 from ..naming import random_run_name
 from . import schema as s
@@ -237,15 +237,7 @@ class SqlStore(AbstractStore):
 
     def _name_taken(self, name: str) -> TrackstoreError | None:
         existing = self.get_experiment_by_name(name)
-        if existing is None:
-            return None
-        if existing.lifecycle_stage == _DELETED:
-            return TrackstoreError(
-                f"Experiment {existing.name!r} already exists in deleted state. You can restore "
-                "the experiment, or permanently delete it (trackstore gc) in order to use this "
-                "experiment name again.", RESOURCE_ALREADY_EXISTS)
-        return TrackstoreError(f"Experiment '{existing.name}' already exists.",
-                               RESOURCE_ALREADY_EXISTS)
+        return None if existing is None else name_taken(existing, "it (trackstore gc)")
 
     def _create_experiment(self, name: str, artifact_location: str | None,
                            tags: list[ExperimentTag]) -> str:
@@ -428,18 +420,20 @@ class SqlStore(AbstractStore):
                                             "start_time", "lifecycle_stage", "artifact_uri")),
                         (run_id, row.experiment_id, info.user_id, info.status, info.start_time,
                          _ACTIVE, info.artifact_uri))
-            run_key = self._run_key_in(cur, run_id)
+            run_key = self._run_in(cur, run_id)[0]
             executemany(cur, sql.insert("run_tags", ("run_key", "key", "value")),
                         [(run_key, k, v) for k, v in tag_values.items()])
         self._run_keys[run_id] = run_key
         return Run(info, RunData([], [], [RunTag(k, v) for k, v in tag_values.items()]))
 
-    def _run_key_in(self, cur: Any, run_id: str) -> int:
-        cur.execute(f"SELECT run_key FROM runs WHERE run_uuid = {self._sql.mark}", (run_id,))
+    def _run_in(self, cur: Any, run_id: str) -> tuple[int, str]:
+        """``(run_key, lifecycle_stage)`` of *run_id*, read in the caller's transaction."""
+        cur.execute(f"SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = "
+                    f"{self._sql.mark}", (run_id,))
         found = cur.fetchone()
         if found is None:
             raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
-        return int(found[0])
+        return int(found[0]), str(found[1])
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
         row = conn.execute(sa.select(s.runs).where(s.runs.c.run_uuid == run_id)).first()
@@ -515,15 +509,11 @@ class SqlStore(AbstractStore):
 
     def _active_run_key(self, cur: Any, run_id: str) -> int:
         """The key of *run_id*, checked inside the write transaction to be active."""
-        cur.execute(f"SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = "
-                    f"{self._sql.mark}", (run_id,))
-        found = cur.fetchone()
-        if found is None:
-            raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
-        if found[1] != _ACTIVE:
+        run_key, stage = self._run_in(cur, run_id)
+        if stage != _ACTIVE:
             raise TrackstoreError(f"The run {run_id} must be in 'active' lifecycle_stage.",
                                   INVALID_PARAMETER_VALUE)
-        return int(found[0])
+        return run_key
 
     def _update_run_info(self, run_id: str, status: int | None, end_time: int | None,
                          run_name: str | None) -> RunInfo:
@@ -559,7 +549,7 @@ class SqlStore(AbstractStore):
         run_id = checked_run_id(run_id)
         m = self._sql.mark
         with self._write() as cur:
-            self._run_key_in(cur, run_id)
+            self._run_in(cur, run_id)
             cur.execute(f"UPDATE runs SET lifecycle_stage = {m}, deleted_time = {m} "
                         f"WHERE run_uuid = {m}",
                         (stage, now_ms() if stage == _DELETED else None, run_id))
@@ -677,22 +667,15 @@ class SqlStore(AbstractStore):
             else:
                 with self._write() as cur:
                     cur.execute(sql.log_point(), sql.log_point_args(run_key, row))
-                    stored = cur.rowcount
-                    if not stored:
-                        self._active_run_key(cur, run_id)  # raises for a gone or deleted run
+                    if not cur.rowcount:  # a duplicate point, or a gone or deleted run
+                        self._active_run_key(cur, run_id)  # raises for the latter
                     executemany(cur, sql.upsert_latest(), [row])
+                stored = 1
         except self._dbapi_errors() as exc:
             raise _raw_db_error(exc) from None
-        if not stored:
+        if not stored:  # PostgreSQL: the run was not active (or the cached key is stale)
             self._run_keys.pop(run_id, None)
-            with self._read() as conn:
-                self._check_active(conn, run_id)
-
-    def _check_active(self, conn: Connection, run_id: str) -> None:
-        row = self._run_row(conn, run_id)
-        if row.lifecycle_stage != _ACTIVE:
-            raise TrackstoreError(f"The run {run_id} must be in 'active' lifecycle_stage.",
-                                  INVALID_PARAMETER_VALUE)
+            self._log_batch(run_id, [metric], [], [])  # raises the reason, or logs the point
 
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
                    tags: list[RunTag]) -> None:
@@ -930,15 +913,11 @@ class SqlStore(AbstractStore):
     def hard_delete_run(self, run_id: str) -> None:
         run_id = checked_run_id(run_id)
         with self._write() as cur:
-            cur.execute(f"SELECT run_key, lifecycle_stage FROM runs WHERE run_uuid = "
-                        f"{self._sql.mark}", (run_id,))
-            found = cur.fetchone()
-            if found is None:
-                raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
-            if found[1] != _DELETED:
+            run_key, stage = self._run_in(cur, run_id)
+            if stage != _DELETED:
                 raise TrackstoreError(f"Run {run_id} is not deleted; only deleted runs can be "
                                       "removed permanently", INVALID_PARAMETER_VALUE)
-            self._delete_run_rows(cur, [int(found[0])])
+            self._delete_run_rows(cur, [run_key])
         self._run_keys.pop(run_id, None)
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
