@@ -6,12 +6,45 @@ tested in ``tests/compat``), so both libraries are measured on the same bytes.
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import os
 import random
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import pytest
+
 T0 = 1_700_000_000_000
+
+
+def twin(topic: str, name: str) -> ModuleType:
+    """The ``py`` or ``c`` twin of a compiled topic; the benchmark is skipped without it."""
+    try:
+        return importlib.import_module(f"trackstore._{topic}_{name}")
+    except ImportError as exc:
+        pytest.skip(f"compiled twin unavailable: {exc}")
+
+
+def log_metric_per_call(benchmark: Any, client: Any, rounds: int, iterations: int,
+                        warmup_rounds: int) -> None:
+    """Time ``client.log_metric``, one point per call, then check every point is there.
+
+    Several calls per timed round, so the timer's own cost does not count as logging; many
+    short rounds spread over time, so the median shrugs off the VM's bursts of noise.
+    """
+    run_id = client.create_run("0").info.run_id
+    steps = itertools.count()
+
+    def log() -> None:
+        step = next(steps)
+        client.log_metric(run_id, "loss", 0.5, timestamp=T0 + step, step=step)
+
+    benchmark.extra_info["points_per_call"] = 1
+    benchmark.pedantic(log, rounds=rounds, iterations=iterations, warmup_rounds=warmup_rounds)
+    history = client.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == list(range(next(steps)))  # every call, once, in order
 
 
 def points(count: int, seed: int = 0) -> list[tuple[int, float, int]]:

@@ -10,7 +10,6 @@ JSON into the ratio table of ``benches/RESULTS.md``.
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from _data import T0, build_tree, metrics, write_metric_file
+from _data import T0, build_tree, log_metric_per_call, metrics, write_metric_file
 
 LIBS = ["trackstore", "mlflow"]
 
@@ -41,22 +40,10 @@ def lib(request: pytest.FixtureRequest) -> str:
 
 def test_log_metric_one_point_per_call(benchmark: Any, lib: str, tmp_path: Path) -> None:
     client, _ = client_and_entities(lib, tmp_path / "mlruns")
-    run_id = client.create_run("0").info.run_id
-    steps = itertools.count()
-
-    def log() -> None:
-        step = next(steps)
-        client.log_metric(run_id, "loss", 0.5, timestamp=T0 + step, step=step)
-
-    benchmark.extra_info["points_per_call"] = 1
-    # Several calls per timed round, so the timer's own cost does not count as logging.
-    # Many short rounds spread over time: the median shrugs off the VM's bursts of noise.
     if lib == "trackstore":
-        benchmark.pedantic(log, rounds=1000, iterations=50, warmup_rounds=5)
+        log_metric_per_call(benchmark, client, rounds=1000, iterations=50, warmup_rounds=5)
     else:
-        benchmark.pedantic(log, rounds=100, iterations=5, warmup_rounds=1)
-    history = client.get_metric_history(run_id, "loss")
-    assert [m.step for m in history] == list(range(next(steps)))  # every call, once, in order
+        log_metric_per_call(benchmark, client, rounds=100, iterations=5, warmup_rounds=1)
 
 
 def test_log_batch_1000_points(benchmark: Any, lib: str, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ MLflow writes: millisecond timestamps, ``repr`` of full-precision doubles, incre
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable
 from functools import cache
@@ -15,19 +14,14 @@ from typing import Any
 
 import pytest
 
+from _data import twin
+
 TS0 = 1_700_000_000_000
-
-
-def _twin(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"trackstore._metrics_{name}")
-    except ImportError as exc:
-        pytest.skip(f"compiled twin unavailable: {exc}")
 
 
 @pytest.fixture(params=["py", "c"])
 def impl(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin(request.param)
+    return twin("metrics", request.param)
 
 
 @cache

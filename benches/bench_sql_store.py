@@ -46,7 +46,7 @@ from typing import Any
 
 import pytest
 
-from _data import T0, points
+from _data import T0, log_metric_per_call, points
 from _databases import DIALECTS, analyze, fresh_database, server_version, skip_unreachable
 
 LIBS = ["trackstore", "mlflow"]
@@ -151,21 +151,10 @@ def _note_database(benchmark: Any, dialect: str, lib: str) -> None:
 
 def _log_metric_one_point_per_call(benchmark: Any, lib: str, uri: str, fast: bool = True) -> None:
     client, _ = client_and_entities(lib, uri)
-    run_id = client.create_run("0").info.run_id
-    steps = itertools.count()
-
-    def log() -> None:
-        step = next(steps)
-        client.log_metric(run_id, "loss", 0.5, timestamp=T0 + step, step=step)
-
-    benchmark.extra_info["points_per_call"] = 1
-    # Several calls per timed round (the timer's own cost is not logging), many rounds.
     if lib == "trackstore" and fast:
-        benchmark.pedantic(log, rounds=200, iterations=5, warmup_rounds=2)
+        log_metric_per_call(benchmark, client, rounds=200, iterations=5, warmup_rounds=2)
     else:
-        benchmark.pedantic(log, rounds=30, iterations=3, warmup_rounds=1)
-    history = client.get_metric_history(run_id, "loss")
-    assert [m.step for m in history] == list(range(next(steps)))  # every call, once, in order
+        log_metric_per_call(benchmark, client, rounds=30, iterations=3, warmup_rounds=1)
 
 
 def test_log_metric_one_point_per_call(benchmark: Any, dialect: str, lib: str, db: str) -> None:

@@ -10,7 +10,6 @@ driver returns for one metric's history.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from functools import cache
@@ -19,23 +18,16 @@ from typing import Any
 
 import pytest
 
-from _data import points
+from _data import points, twin
 
 KEYS = 10
 KEY_IDS = {f"m{k}": k + 1 for k in range(KEYS)}
 SIZES = [1000, 1_000_000]
 
 
-def _twin(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"trackstore._sqlbatch_{name}")
-    except ImportError as exc:
-        pytest.skip(f"compiled twin unavailable: {exc}")
-
-
 @pytest.fixture(params=["py", "c"])
 def impl(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin(request.param)
+    return twin("sqlbatch", request.param)
 
 
 @cache
@@ -48,7 +40,8 @@ def metric_batch(count: int) -> list[Any]:
 
 @cache
 def stored_rows(count: int) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = _twin("py").metric_rows(7, metric_batch(count), KEY_IDS, {})
+    pure = twin("sqlbatch", "py")
+    rows: list[tuple[Any, ...]] = pure.metric_rows(7, metric_batch(count), KEY_IDS, {})
     assert len(rows) == count
     return rows
 

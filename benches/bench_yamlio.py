@@ -8,11 +8,12 @@ The documents are what MLflow writes for a run and for an experiment with tags.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from _data import twin
 
 TS0 = 1_700_000_000_000
 
@@ -88,16 +89,9 @@ EXPERIMENT_META_YAML = (
 )
 
 
-def _twin(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"trackstore._yamlio_{name}")
-    except ImportError as exc:
-        pytest.skip(f"compiled twin unavailable: {exc}")
-
-
 @pytest.fixture(params=["py", "c"])
 def impl(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin(request.param)
+    return twin("yamlio", request.param)
 
 
 @pytest.fixture(params=["CSafeLoader", "SafeLoader"])

@@ -19,6 +19,11 @@ def yamlio_impl(request: pytest.FixtureRequest) -> ModuleType:
     return load_twin("yamlio", request.param)
 
 
+@pytest.fixture(params=TWINS)
+def sqlbatch_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return load_twin("sqlbatch", request.param)
+
+
 @pytest.fixture
 def metrics_twins() -> tuple[ModuleType, ModuleType]:
     """(py, c) for equivalence tests."""
@@ -28,3 +33,8 @@ def metrics_twins() -> tuple[ModuleType, ModuleType]:
 @pytest.fixture
 def yamlio_twins() -> tuple[ModuleType, ModuleType]:
     return load_twin("yamlio", "py"), load_twin("yamlio", "c")
+
+
+@pytest.fixture
+def sqlbatch_twins() -> tuple[ModuleType, ModuleType]:
+    return load_twin("sqlbatch", "py"), load_twin("sqlbatch", "c")

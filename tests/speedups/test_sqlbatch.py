@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TWINS, load_twin
 from trackstore import _sqlbatch, _sqlbatch_py
 from trackstore.entities import Metric
 from trackstore.store.sql import schema
@@ -32,17 +31,6 @@ T0 = 1_700_000_000_000
 KEY_IDS = {"loss": 1, "acc": 2, "a/b": 3}
 DATASET_IDS = {("train", "d1"): 7, ("eval", "d2"): 8}
 MYSQL_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?")
-
-
-@pytest.fixture(params=TWINS)
-def sqlbatch_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return load_twin("sqlbatch", request.param)
-
-
-@pytest.fixture
-def sqlbatch_twins() -> tuple[ModuleType, ModuleType]:
-    """(py, c) for equivalence tests."""
-    return load_twin("sqlbatch", "py"), load_twin("sqlbatch", "c")
 
 
 class Index:
