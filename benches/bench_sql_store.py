@@ -30,6 +30,8 @@ take 5-20 s per database there).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import random
@@ -224,6 +226,131 @@ def test_create_runs(benchmark: Any, dialect: str, lib: str, db: str) -> None:
         assert len(run.data.params) == 10 and len(run.data.metrics) == 10
         assert {k for k in run.data.tags if not k.startswith("mlflow.")} == \
             {f"t{i}" for i in range(5)}
+
+
+# -- floors: the database alone ---------------------------------------------------------------
+#
+# What the same writes cost with nothing but the database and its driver: rows already built,
+# no validation, no run check, no latest-value upsert, straight into trackstore's ``metrics``
+# table (its dedup unique key included) on a raw connection of trackstore's engine (same
+# session settings). MLflow's time divided by a floor is the largest ratio any library could
+# reach on this machine with this schema; benches/report.py puts them side by side.
+
+
+@dataclass
+class RawMetrics:
+    """A raw DBAPI connection of trackstore's engine to a fresh trackstore database."""
+
+    raw: Any
+    sql: Any  # the dialect's trackstore.store.sql.statements.Statements
+    run_key: int  # a run's surrogate key
+    key_ids: dict[str, int]  # metric keys m0..m9, registered
+
+    def count_points(self) -> int:
+        cur = self.raw.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM metrics WHERE run_key = {self.run_key} AND step >= 0")
+        found = int(cur.fetchone()[0])
+        self.raw.commit()
+        return found
+
+
+@contextlib.contextmanager
+def _raw_metrics(dialect: str, tmp_path: Path) -> Iterator[RawMetrics]:
+    import sqlalchemy as sa
+
+    import trackstore
+    from trackstore.store.sql.engine import engine_for
+    from trackstore.store.sql.schema import metric_keys, runs
+    from trackstore.store.sql.statements import Statements
+
+    with fresh_database(dialect, tmp_path, "trackstore", create_schema("trackstore")) as uri:
+        client = trackstore.TrackingClient(uri)
+        run_id = client.create_run("0").info.run_id
+        client.log_batch(run_id, [trackstore.entities.Metric(f"m{k}", 0.0, T0 - 1, -1)
+                                  for k in range(10)])
+        engine = engine_for(uri)
+        with engine.connect() as conn:
+            run_key = conn.execute(sa.select(runs.c.run_key)
+                                   .where(runs.c.run_uuid == run_id)).scalar_one()
+            key_ids = {k: int(i) for i, k in conn.execute(
+                sa.select(metric_keys.c.key_id, metric_keys.c.key))}
+        raw = engine.raw_connection()
+        try:
+            yield RawMetrics(raw, Statements(engine.dialect), int(run_key), key_ids)
+        finally:
+            raw.close()
+
+
+def test_floor_log_metric_one_point_per_call(benchmark: Any, dialect: str,
+                                             tmp_path: Path) -> None:
+    """One row per call, inserted and committed: the least a committed ``log_metric`` costs."""
+    with _raw_metrics(dialect, tmp_path) as db:
+        raw, run_key, key_id, sql = db.raw, db.run_key, db.key_ids["m0"], db.sql.insert_metrics()
+        driver = raw.driver_connection
+        steps = itertools.count()
+        cur = raw.cursor()
+
+        def insert() -> None:
+            step = next(steps)
+            cur.execute(sql, (run_key, key_id, step, T0 + step, 0.5, 2, None))
+            raw.commit()
+
+        benchmark.extra_info["points_per_call"] = 1
+        _note_database(benchmark, dialect, "trackstore")
+        if dialect == "postgresql":
+            driver.autocommit = True  # one round trip a call, as trackstore's log_metric
+        benchmark.pedantic(insert, rounds=200, iterations=5, warmup_rounds=2)
+        if dialect == "postgresql":
+            driver.autocommit = False
+        assert db.count_points() == next(steps)
+
+
+def test_floor_log_batch_1000_points(benchmark: Any, dialect: str, tmp_path: Path) -> None:
+    """The 1000 rows of a ``log_batch`` call, sent as trackstore sends new points (PostgreSQL
+    ``COPY``, SQLite multi-row inserts, MariaDB one multi-row ``VALUES``), then committed."""
+    from trackstore import _sqlbatch
+
+    with _raw_metrics(dialect, tmp_path) as db:
+        raw, run_key, key_ids, sql = db.raw, db.run_key, db.key_ids, db.sql
+        cur = raw.cursor()
+        calls = itertools.count()
+
+        def rows() -> list[tuple[Any, ...]]:
+            first = next(calls) * 100
+            return [(run_key, key_ids[f"m{i % 10}"], first + i // 10, T0 + first * 10 + i,
+                     value, 2, None) for i, (_, value, _) in enumerate(points(1000, seed=first))]
+
+        def prepared() -> tuple[tuple[Any, ...], dict[str, Any]]:
+            batch = rows()
+            if dialect == "postgresql":
+                return (("copy", _sqlbatch.copy_binary(batch)),), {}
+            if dialect == "mysql":
+                return (("sql", "INSERT INTO metrics VALUES " + _sqlbatch.values_sql(batch)),), {}
+            params, _ = _sqlbatch.bind_params(batch)
+            chunks, start = [], 0
+            while start < len(batch):
+                size = 1 << min(8, (len(batch) - start).bit_length() - 1)
+                chunks.append((sql.insert_metric_rows(size, False),
+                               [run_key, *params[1 + start * 5:1 + (start + size) * 5]]))
+                start += size
+            return (("chunks", chunks),), {}
+
+        def insert(work: tuple[str, Any]) -> None:
+            how, data = work
+            if how == "copy":
+                cur.copy_expert("COPY metrics (run_key, key_id, step, \"timestamp\", value, kind, "
+                                "dataset_id) FROM STDIN (FORMAT binary)", io.BytesIO(data))
+            elif how == "sql":
+                cur.execute(data)
+            else:
+                for statement, params in data:
+                    cur.execute(statement, params)
+            raw.commit()
+
+        benchmark.extra_info["points_per_call"] = 1000
+        _note_database(benchmark, dialect, "trackstore")
+        benchmark.pedantic(insert, setup=prepared, rounds=100, iterations=1, warmup_rounds=1)
+        assert db.count_points() == next(calls) * 1000
 
 
 # -- search -----------------------------------------------------------------------------------

@@ -78,6 +78,18 @@ def test_copy_text(benchmark: Any, impl: ModuleType, count: int) -> None:
 
 
 @pytest.mark.parametrize("count", SIZES)
+def test_copy_binary(benchmark: Any, impl: ModuleType, count: int) -> None:
+    data = run(benchmark, impl.copy_binary, stored_rows(count), count=count)
+    assert len(data) == 19 + count * 68 + 2  # no dataset ids: 68 bytes a row
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_bind_params(benchmark: Any, impl: ModuleType, count: int) -> None:
+    params, with_dataset = run(benchmark, impl.bind_params, stored_rows(count), count=count)
+    assert (len(params), with_dataset) == (1 + 5 * count, False)
+
+
+@pytest.mark.parametrize("count", SIZES)
 def test_values_sql(benchmark: Any, impl: ModuleType, count: int) -> None:
     sql = run(benchmark, impl.values_sql, stored_rows(count), count=count)
     assert sql.count("),(") == count - 1

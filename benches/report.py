@@ -89,6 +89,8 @@ SQL_BASELINE_OF = {
     "test_log_metric_one_point_per_call_fsync": "test_log_metric_one_point_per_call[sqlite]",
 }
 STORE_MODULES = ("bench_file_store", "bench_sql_store")
+#: ``test_floor_<op>[<dialect>]``: the database alone doing the writes of ``test_<op>[<dialect>]``.
+FLOOR_PREFIX = "test_floor_"
 
 
 def _strip_param(name: str, values: tuple[str, ...]) -> tuple[str, str | None]:
@@ -137,7 +139,7 @@ def store_rows(benchmarks: list[dict[str, Any]], module: str = "bench_file_store
     theirs: dict[str, float] = {}
     for b in benchmarks:
         name, lib = _strip_param(b["name"], ("trackstore", "mlflow"))
-        if _module(b) != module:
+        if _module(b) != module or name.startswith(FLOOR_PREFIX):
             continue
         if lib == "mlflow":
             theirs[name] = b["stats"]["median"]
@@ -219,6 +221,27 @@ def _store_table(rows: list[Row], targets: dict[str, tuple[str, Check]]) -> list
     return lines
 
 
+def floor_table(benchmarks: list[dict[str, Any]], sql_rows: list[Row]) -> list[str]:
+    """Each floor beside the end-to-end benchmark it bounds, and MLflow's time divided by it:
+    the largest ratio any library could reach on this machine with trackstore's schema."""
+    ours = {row.name: row for row in sql_rows}
+    targets = {name: text for name, (text, _) in SQL_TARGETS.items()}
+    lines = ["| operation | database alone | trackstore | MLflow | MLflow ÷ floor | "
+             "trackstore ratio | target |", "|---|---|---|---|---|---|---|"]
+    for b in sorted(benchmarks, key=lambda b: str(b["name"])):
+        if _module(b) != "bench_sql_store" or not str(b["name"]).startswith(FLOOR_PREFIX):
+            continue
+        name = "test_" + str(b["name"]).removeprefix(FLOOR_PREFIX)
+        floor = float(b["stats"]["median"])
+        row = ours.get(name)
+        theirs = row.theirs if row else None
+        best = f"{theirs / floor:.0f}×" if theirs else "—"
+        ratio = f"{row.ratio:.0f}×" if row and row.ratio else "—"
+        lines.append(f"| `{name}` | {_time(floor)} | {_time(row.ours if row else None)} | "
+                     f"{_time(theirs)} | {best} | {ratio} | {targets.get(name, '')} |")
+    return lines if len(lines) > 2 else []
+
+
 def render(data: dict[str, Any], command: str) -> str:
     sources = data.get("sources") or [{}]
     machine = sources[0].get("machine_info") or {}
@@ -251,6 +274,14 @@ def render(data: dict[str, Any], command: str) -> str:
                   "database of its own; `[sqlite]`, `[postgresql]`, `[mysql]` (MariaDB) name the",
                   "dialect. Rows without an MLflow time are trackstore only.", "",
                   *_store_table(sql_rows, SQL_TARGETS)]
+    floors = floor_table(benchmarks, sql_rows)
+    if floors:
+        lines += ["", "## SQL store: the database alone (floors)", "",
+                  "The same rows written with nothing but the driver (`test_floor_*`: rows built",
+                  "beforehand, no validation, run check or latest-value upsert), into trackstore's",
+                  "`metrics` table, in the same run. MLflow ÷ floor is the most any library could",
+                  "reach here with this schema (its dedup key included).", "",
+                  *floors]
     twins = twin_rows(benchmarks)
     if twins:
         baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})

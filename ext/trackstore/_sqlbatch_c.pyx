@@ -51,6 +51,8 @@ __all__ = [
     "KIND_NEG_INF",
     "KIND_POS_INF",
     "HistoryColumns",
+    "bind_params",
+    "copy_binary",
     "copy_text",
     "decode_value",
     "encode_value",
@@ -154,13 +156,27 @@ cdef inline tuple as_row(object row, Py_ssize_t size, Py_ssize_t index):
     return <tuple>row_arg(row, size, index)
 
 
-cdef int read_stored(object row, Py_ssize_t index, Stored *s) except -1:
-    """*s* from ``rows[index]``; the pure twin's ``stored_row`` raises for a bad row."""
+cdef tuple read_stored(object row, Py_ssize_t index, Stored *s):
+    """*s* from ``rows[index]``, and the row as a tuple of exact items (the pure twin's
+    ``stored_row``, which raises for a bad row)."""
     cdef tuple t = as_row(row, 7, index)
     if fill_stored(t, s):
-        return 0
-    if not fill_stored(<tuple>stored_row(t, index), s):
+        return t
+    t = <tuple>stored_row(t, index)
+    if not fill_stored(t, s):
         raise AssertionError(f"stored_row passed rows[{index}] unnormalised")
+    return t
+
+
+cdef int same_run(Stored *s, Py_ssize_t index, int64_t *first_run, str function) except -1:
+    """Rows of one run: *first_run* is set by ``rows[0]``, a later row must have it."""
+    if index == 0:
+        first_run[0] = s.run_key
+    elif s.run_key != first_run[0]:
+        raise ValueError(
+            f"rows[{index}].run_key is {s.run_key}, rows[0].run_key is {first_run[0]}: "
+            f"{function} takes the rows of one run"
+        )
     return 0
 
 
@@ -513,13 +529,7 @@ def latest_rows(rows):
     try:
         for row in items:
             read_stored(row, index, &s)
-            if index == 0:
-                first_run = s.run_key
-            elif s.run_key != first_run:
-                raise ValueError(
-                    f"rows[{index}].run_key is {s.run_key}, rows[0].run_key is {first_run}: "
-                    "latest_rows takes the rows of one run"
-                )
+            same_run(&s, index, &first_run, "latest_rows")
             probe.key_id = s.key_id
             probe.step = s.step
             probe.timestamp = s.timestamp
@@ -642,6 +652,13 @@ cdef Py_ssize_t write_repr(char *out, double v) except -1:
     return n
 
 
+#: The binary COPY signature, flags (int32 0) and header extension length (int32 0).
+cdef const char *COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+cdef enum:
+    # A binary COPY row at most: the field count, then 7 lengths and 8+4+8+8+8+2+4 bytes.
+    BINARY_ROW = 2 + 7 * 4 + 42
+
+
 cdef enum Format:
     COPY_TEXT
     VALUES_SQL
@@ -717,6 +734,96 @@ def copy_text(rows):
 def values_sql(rows):
     """The rows as the body of a MySQL multi-row ``VALUES`` list; see the pure twin."""
     return write_rows(rows, VALUES_SQL)
+
+
+cdef inline char *put_be(char *p, uint64_t v, int width) noexcept nogil:
+    """The low *width* bytes of *v*, most significant first."""
+    cdef int i
+    for i in range(width):
+        p[i] = <char>(v >> (8 * (width - 1 - i)))
+    return p + width
+
+
+cdef inline char *put_field(char *p, uint64_t v, int width) noexcept nogil:
+    """A binary COPY field: its length (int32), then *v* in *width* bytes."""
+    return put_be(put_be(p, <uint64_t>width, 4), v, width)
+
+
+cdef int int32_field(int64_t v, Py_ssize_t index, str field) except -1:
+    if not -2147483648 <= v <= 2147483647:
+        raise OverflowError(f"rows[{index}].{field} out of int32 range")
+    return 0
+
+
+def copy_binary(rows):
+    """The rows in PostgreSQL's binary COPY format; see the pure twin."""
+    cdef object items = as_list(rows)
+    cdef Stored s
+    cdef Py_ssize_t index = 0
+    cdef Buffer b
+    cdef char *p
+    cdef uint64_t bits
+    memset(&b, 0, sizeof(Buffer))
+    try:
+        buffer_reserve(&b, 19 + BINARY_ROW * len(items) + 2)
+        memcpy(b.data, COPY_BINARY_HEADER, 19)
+        b.size = 19
+        for row in items:
+            read_stored(row, index, &s)
+            int32_field(s.key_id, index, "key_id")
+            if s.has_dataset:
+                int32_field(s.dataset_id, index, "dataset_id")
+            buffer_reserve(&b, BINARY_ROW)
+            p = put_be(b.data + b.size, 7, 2)
+            p = put_field(p, <uint64_t>s.run_key, 8)
+            p = put_field(p, <uint64_t>s.key_id, 4)
+            p = put_field(p, <uint64_t>s.step, 8)
+            p = put_field(p, <uint64_t>s.timestamp, 8)
+            memcpy(&bits, &s.value, 8)
+            p = put_field(p, bits, 8)
+            p = put_field(p, <uint64_t>s.kind, 2)
+            if s.has_dataset:
+                p = put_field(p, <uint64_t>s.dataset_id, 4)
+            else:
+                p = put_be(p, 0xFFFFFFFF, 4)  # NULL: length -1
+            b.size = p - b.data
+            index += 1
+        buffer_reserve(&b, 2)
+        put_be(b.data + b.size, 0xFFFF, 2)  # the trailer: a field count of -1
+        return PyBytes_FromStringAndSize(b.data, b.size + 2)
+    finally:
+        PyMem_Free(b.data)
+
+
+def bind_params(rows):
+    """The rows as one multi-row insert's parameters, the run key bound once; see the pure
+    twin."""
+    cdef object items = as_list(rows)
+    cdef list checked = []
+    cdef list params
+    cdef tuple t
+    cdef Stored s
+    cdef Py_ssize_t index = 0
+    cdef Py_ssize_t width, k, j
+    cdef int64_t first_run = 0
+    cdef bint with_dataset = False
+    for row in items:
+        t = read_stored(row, index, &s)
+        same_run(&s, index, &first_run, "bind_params")
+        with_dataset = with_dataset or s.has_dataset
+        checked.append(t)
+        index += 1
+    if index == 0:
+        return [], False
+    width = 6 if with_dataset else 5
+    params = [None] * (1 + width * index)
+    params[0] = (<tuple>checked[0])[0]
+    k = 1
+    for t in checked:
+        for j in range(1, 1 + width):
+            params[k] = t[j]
+            k += 1
+    return params, with_dataset
 
 
 # --- read side --------------------------------------------------------------------------------

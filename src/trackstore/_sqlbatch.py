@@ -9,8 +9,12 @@ the compiled twin :mod:`trackstore._sqlbatch_c` gives identical results and erro
     the latest row of each key, sorted by ``key_id``, for the ``latest_metrics`` upsert;
 ``copy_text(rows) -> bytes``
     the rows in PostgreSQL's ``COPY`` text format;
+``copy_binary(rows) -> bytes``
+    the rows in PostgreSQL's binary ``COPY`` format;
 ``values_sql(rows) -> str``
     the rows as a MySQL/MariaDB multi-row ``VALUES`` list;
+``bind_params(rows) -> (list, bool)``
+    the rows as the parameters of a multi-row insert binding the run key once (SQLite);
 ``history_columns(rows) -> HistoryColumns``
     fetched ``(step, timestamp, value, kind)`` rows as ``array`` columns;
 ``history_metrics(key, rows) -> list[Metric]``
@@ -34,6 +38,8 @@ from ._sqlbatch_py import (
 
 if TYPE_CHECKING:
     from ._sqlbatch_py import (
+        bind_params,
+        copy_binary,
         copy_text,
         decode_value,
         encode_value,
@@ -48,7 +54,9 @@ else:
     metric_rows = _impl.metric_rows
     latest_rows = _impl.latest_rows
     copy_text = _impl.copy_text
+    copy_binary = _impl.copy_binary
     values_sql = _impl.values_sql
+    bind_params = _impl.bind_params
     history_columns = _impl.history_columns
     history_metrics = _impl.history_metrics
     encode_value = _impl.encode_value
@@ -61,6 +69,8 @@ __all__ = [
     "KIND_NEG_INF",
     "KIND_POS_INF",
     "HistoryColumns",
+    "bind_params",
+    "copy_binary",
     "copy_text",
     "decode_value",
     "encode_value",

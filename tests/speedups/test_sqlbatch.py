@@ -342,7 +342,7 @@ def test_latest_rows_take_one_run(sqlbatch_impl: ModuleType) -> None:
         sqlbatch_impl.latest_rows([row(1, 0, 0), row(2, 0, 0), row(1, 0, 0, run_key=8)])
 
 
-# --- the stored-row checks (latest_rows, copy_text, values_sql) ----------------------------
+# --- the stored-row checks (latest_rows, copy_text, values_sql, bind_params) ---------------
 
 
 @pytest.mark.parametrize(("bad", "error", "message"), [
@@ -366,23 +366,28 @@ def test_latest_rows_take_one_run(sqlbatch_impl: ModuleType) -> None:
     ((9, 1, 0, 0, 0.5, 2, "7"), TypeError, "rows[1].dataset_id must be an int, not str"),
     ((9, 1, 0, 0, 0.5, 2, 2**63), OverflowError, "rows[1].dataset_id out of int64 range"),
 ])
-@pytest.mark.parametrize("function", ["latest_rows", "copy_text", "values_sql"])
+@pytest.mark.parametrize("function", ["latest_rows", "copy_text", "copy_binary", "values_sql",
+                                      "bind_params"])
 def test_stored_rows_are_checked(sqlbatch_impl: ModuleType, function: str, bad: Any,
                                  error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         getattr(sqlbatch_impl, function)([row(1, 0, 0), bad])
 
 
-@pytest.mark.parametrize("function", ["latest_rows", "copy_text", "values_sql"])
+@pytest.mark.parametrize("function", ["latest_rows", "copy_text", "copy_binary", "values_sql",
+                                      "bind_params"])
 def test_stored_rows_may_be_any_sequence_of_numbers(sqlbatch_impl: ModuleType,
                                                     function: str) -> None:
     plain = [row(1, 0, 0, 3.0, 2, 4)]
     odd = [[Index(9), Index(1), Index(0), Index(0), 3, Index(2), Index(4)]]
     assert getattr(sqlbatch_impl, function)(odd) == (
         odd if function == "latest_rows" else getattr(sqlbatch_impl, function)(plain))
+    if function == "bind_params":  # what a driver binds: exact numbers only
+        params, _ = sqlbatch_impl.bind_params(odd)
+        assert [type(p) for p in params] == [int, int, int, int, float, int, int]
 
 
-# --- copy_text and values_sql --------------------------------------------------------------
+# --- copy_text, values_sql and bind_params -------------------------------------------------
 
 
 def test_copy_text(sqlbatch_impl: ModuleType) -> None:
@@ -406,6 +411,57 @@ def test_values_sql(sqlbatch_impl: ModuleType) -> None:
         f"(9,1,0,{T0},0.5,2,7),(9,2,-1,{T0},0.0,3,NULL),(9,3,1,1,1.5e-07,2,NULL)")
     assert sqlbatch_impl.values_sql([]) == ""
     assert type(sqlbatch_impl.values_sql(rows)) is str
+
+
+def test_copy_binary(sqlbatch_impl: ModuleType) -> None:
+    data = sqlbatch_impl.copy_binary([row(1, -1, T0, 0.5, 2, 7), row(2, 3, 4, 0.0, 0)])
+    # A row: the field count (2 bytes), then each field's length (4) and bytes: 72 bytes with a
+    # dataset id, 68 with a NULL one.
+    header, first, second, trailer = data[:19], data[19:91], data[91:159], data[159:]
+    assert header == b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+    assert first == struct.pack("!hiqiiiqiqidihii", 7, 8, 9, 4, 1, 8, -1, 8, T0, 8, 0.5, 2, 2,
+                                4, 7)
+    assert second == struct.pack("!hiqiiiqiqidihi", 7, 8, 9, 4, 2, 8, 3, 8, 4, 8, 0.0, 2, 0,
+                                 -1)  # a NULL dataset id: length -1, no bytes
+    assert trailer == b"\xff\xff"
+    assert sqlbatch_impl.copy_binary([]) == header + trailer
+    # A double's own bits, -0.0 and subnormals included.
+    for value in (-0.0, 5e-324, 1.7976931348623157e308, 1 / 3):
+        field = sqlbatch_impl.copy_binary([row(1, 0, 0, value)])[19 + 50:19 + 58]
+        assert field == struct.pack("!d", value)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (row(2**31, 0, 0), "rows[1].key_id out of int32 range"),
+    (row(-(2**31) - 1, 0, 0), "rows[1].key_id out of int32 range"),
+    (row(1, 0, 0, 0.5, 2, 2**31), "rows[1].dataset_id out of int32 range"),
+])
+def test_copy_binary_ids_fit_the_integer_columns(sqlbatch_impl: ModuleType, bad: Any,
+                                                 message: str) -> None:
+    with pytest.raises(OverflowError, match=re.escape(message)):
+        sqlbatch_impl.copy_binary([row(2**31 - 1, 0, 0, 0.5, 2, -(2**31)), bad])
+
+
+def test_bind_params_binds_the_run_key_once(sqlbatch_impl: ModuleType) -> None:
+    rows = [row(1, 0, T0, 0.5), row(2, -1, T0, 0.0, 3), row(1, 1, 1, -0.0)]
+    params, with_dataset = sqlbatch_impl.bind_params(rows)
+    assert with_dataset is False
+    assert canon(params) == canon([9, 1, 0, T0, 0.5, 2, 2, -1, T0, 0.0, 3, 1, 1, 1, -0.0, 2])
+    assert sqlbatch_impl.bind_params(iter(rows[:1])) == ([9, 1, 0, T0, 0.5, 2], False)
+    assert sqlbatch_impl.bind_params([]) == ([], False)
+
+
+def test_bind_params_carries_every_dataset_id_when_one_row_has_one(
+        sqlbatch_impl: ModuleType) -> None:
+    rows = [row(1, 0, 0, 0.5), row(1, 1, 1, 0.5, 2, 7), row(2, 0, 0, 0.0, 0)]
+    assert sqlbatch_impl.bind_params(rows) == (
+        [9, 1, 0, 0, 0.5, 2, None, 1, 1, 1, 0.5, 2, 7, 2, 0, 0, 0.0, 0, None], True)
+
+
+def test_bind_params_takes_the_rows_of_one_run(sqlbatch_impl: ModuleType) -> None:
+    with pytest.raises(ValueError, match=re.escape(
+            "rows[1].run_key is 8, rows[0].run_key is 9: bind_params takes the rows of one run")):
+        sqlbatch_impl.bind_params([row(1, 0, 0), row(2, 0, 0, run_key=8)])
 
 
 VALUES = [0.1, 1 / 3, -2.5, 1e300, -1e-300, 5e-324, 2.2250738585072014e-308,
@@ -567,6 +623,9 @@ def test_twins_agree_on_valid_batches(sqlbatch_twins: tuple[ModuleType, ModuleTy
     assert all(a is b for a, b in zip(c.latest_rows(rows), latest, strict=True))
     assert c.copy_text(rows) == py.copy_text(rows)
     assert c.values_sql(rows) == py.values_sql(rows)
+    assert c.copy_binary(rows) == py.copy_binary(rows)
+    if rows:
+        assert canon(c.bind_params(rows)) == canon(py.bind_params(rows))
     # What the database gives back reads as the points that went in.
     fetched = [(r[2], r[3], r[4], r[5]) for r in rows]
     columns = py.history_columns(fetched)
@@ -616,7 +675,7 @@ def stored_rows(draw: Any) -> list[Any]:
 def test_twins_agree_on_any_stored_rows(sqlbatch_twins: tuple[ModuleType, ModuleType],
                                         rows: list[Any]) -> None:
     py, c = sqlbatch_twins
-    for function in ("latest_rows", "copy_text", "values_sql"):
+    for function in ("latest_rows", "copy_text", "copy_binary", "values_sql", "bind_params"):
         assert outcome(lambda f=function: getattr(c, f)(rows)) == outcome(  # type: ignore[misc]
             lambda f=function: getattr(py, f)(rows)), function  # type: ignore[misc]
 

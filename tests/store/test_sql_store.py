@@ -91,6 +91,46 @@ def test_exact_duplicate_points_are_stored_once(store: SqlStore) -> None:
     assert len(store.get_metric_history(rid, "m")) == 102
 
 
+@pytest.mark.parametrize("size", [2, 255, 256, 257, 999, 1000])
+def test_batches_of_any_size_store_each_point_once(store: SqlStore, size: int) -> None:
+    """Sizes around the multi-row insert's chunks (SQLite), a retry that overlaps stored points
+    (PostgreSQL's COPY falls back to its staged insert), datasets on some points only."""
+    rid = new_run(store)
+    points = [Metric("m", i / 7, T0 + i, i, None, *(("train", "d1") if i % 3 == 0 else
+                                                    (None, None))) for i in range(size)]
+    store.log_batch(rid, metrics=points[::2])
+    store.log_batch(rid, metrics=points)  # half of it stored already
+    store.log_batch(rid, metrics=points[1::2][::-1])  # all of it stored already
+    history = store.get_metric_history(rid, "m")
+    assert [(m.step, m.timestamp, m.value, m.dataset_name, m.dataset_digest)
+            for m in history] == [(m.step, m.timestamp, m.value, m.dataset_name,
+                                   m.dataset_digest) for m in points]
+    assert count(store, "metrics") == size
+    assert store.get_run(rid).data.metrics == {"m": (size - 1) / 7}
+
+
+def test_sqlite_inserts_fewer_rows_per_statement_on_old_libraries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from trackstore.store.sql import store as store_module
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))  # 999 parameters at most
+    store_module._sqlite_rows_per_insert.cache_clear()
+    try:
+        assert store_module._sqlite_rows_per_insert() == 128
+        sql_store = SqlStore(f"sqlite:///{tmp_path / 'old.db'}", str(tmp_path / "artifacts"))
+        rid = new_run(sql_store)
+        sql_store.log_batch(rid, metrics=[Metric("m", 1.0, T0, i, None, "d", "x")
+                                          for i in range(1000)])
+        assert count(sql_store, "metrics") == 1000
+    finally:
+        monkeypatch.undo()
+        store_module._sqlite_rows_per_insert.cache_clear()
+        dispose_engines()
+    assert store_module._sqlite_rows_per_insert() == 256
+
+
 def test_history_pages_in_step_order(store: SqlStore) -> None:
     rid = new_run(store)
     store.log_batch(rid, metrics=[Metric("m", float(s), T0, s) for s in (5, 1, 4, 2, 3)])
@@ -372,6 +412,10 @@ def test_write_statements_render_for_every_dialect(dialect: str) -> None:
     }
     for name, (text, params) in statements.items():
         assert text.count(mark) == params, (name, text)
+    if dialect == "sqlite":  # the run key bound once, as ?1, then numbered per row
+        rows = sql.insert_metric_rows(3, False)
+        assert rows.count("?1,") == 3 and "?16)" in rows and "?17" not in rows
+        assert sql.insert_metric_rows(2, True).count("?") == 2 + 12
     if dialect == "mssql":
         # Reserved words quoted the SQL Server way, upserts as MERGE with a range lock.
         assert "[key]" in statements["upsert"][0]

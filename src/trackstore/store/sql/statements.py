@@ -106,6 +106,22 @@ class Statements:
                                   ("run_key", "key_id", "step", "timestamp", "kind", "value"))
 
     @functools.cache  # noqa: B019 - a few Statements live as long as the process
+    def insert_metric_rows(self, count: int, with_dataset: bool) -> str:
+        """SQLite: insert *count* metric rows in one statement, an exact duplicate of a stored
+        point being skipped. The parameters are :func:`trackstore._sqlbatch.bind_params`'s:
+        the run key once (``?1``, shared by every row), then five columns per row, six
+        *with_dataset*. One statement of many rows costs SQLite a third less than a row per
+        ``executemany`` step (callgrind), and the few sizes used stay prepared."""
+        width = 6 if with_dataset else 5
+        cols = self._cols(METRIC_COLUMNS[:1 + width])
+        rows = ", ".join(
+            "(?1, " + ", ".join(f"?{2 + r * width + c}" for c in range(width)) + ")"
+            for r in range(count))
+        return (f"INSERT INTO metrics ({cols}) VALUES {rows} ON CONFLICT "
+                f"({self._cols(('run_key', 'key_id', 'step', 'timestamp', 'kind', 'value'))}) "
+                "DO NOTHING")
+
+    @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def upsert_latest(self) -> str:
         """Insert a latest-value row, or replace the stored one if the new point is greater."""
         cols = LATEST_COLUMNS

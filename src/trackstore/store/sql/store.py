@@ -27,6 +27,7 @@ store keeps the order of logging.
 from __future__ import annotations
 
 import array
+import functools
 import gc
 import io
 import os
@@ -98,6 +99,9 @@ _STAGE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (run_key BIGINT, k
 _staged: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 #: PostgreSQL connections on which the single-point statement is prepared.
 _prepared: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+#: PostgreSQL: the savepoint a batch's plain ``COPY`` runs under, and unique_violation.
+_SAVEPOINT = "trackstore_points"
+_UNIQUE_VIOLATION = "23505"
 #: Rows per statement when a list of ids is sent as an ``IN (...)`` list.
 _CHUNK = 500
 
@@ -122,6 +126,19 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@functools.cache
+def _sqlite_rows_per_insert() -> int:
+    """Metric rows per multi-row insert on SQLite: 256, or fewer where the library binds at
+    most 999 parameters per statement (before 3.32), at six per row plus the run key."""
+    import sqlite3
+
+    limit = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+    rows = 256
+    while 1 + 6 * rows > limit:
+        rows //= 2
+    return rows
 
 
 def now_ms() -> int:
@@ -725,14 +742,9 @@ class SqlStore(AbstractStore):
                         f"{_sqlbatch.values_sql(rows)} ON DUPLICATE KEY UPDATE run_key = "
                         "run_key")
         elif self._dialect == "postgresql" and len(rows) > 1:
-            # COPY into a per-connection staging table, then one set-based insert.
-            if cur.connection not in _staged:
-                cur.execute(_STAGE_DDL)
-                _staged[cur.connection] = True  # (a rollback forgets it, see _write)
-            cur.copy_expert(f"COPY {_STAGE} ({self._sql._cols(METRIC_COLUMNS)}) FROM STDIN",
-                            io.BytesIO(_sqlbatch.copy_text(rows)))
-            cur.execute(f"INSERT INTO metrics SELECT * FROM {_STAGE} ON CONFLICT DO NOTHING")
-            # (emptied by the commit: ON COMMIT DELETE ROWS)
+            self._copy_metrics(cur, _sqlbatch.copy_binary(rows))
+        elif self._dialect == "sqlite" and rows:
+            self._insert_sqlite_metrics(cur, rows)
         else:
             executemany(cur, self._sql.insert_metrics(), rows)
         latest = _sqlbatch.latest_rows(rows)
@@ -741,6 +753,46 @@ class SqlStore(AbstractStore):
             cur.execute(self._sql.upsert_latest_values(_sqlbatch.values_sql(latest)))
         else:
             executemany(cur, self._sql.upsert_latest(), latest)
+
+    def _copy_metrics(self, cur: Any, data: bytes) -> None:
+        """PostgreSQL: ``COPY`` the rows (binary format) straight into ``metrics``, under a
+        savepoint.
+
+        A batch is new points but for a retry, so the fast path is the plain ``COPY``, with
+        no conflict handling. If it meets a stored point (unique violation), the savepoint
+        is rolled back and the rows are copied into a per-connection staging table and
+        inserted from there with ``ON CONFLICT DO NOTHING``: the same result, about twice
+        the cost. The savepoint rides in the ``COPY``'s own round trip.
+        """
+        cols = self._sql._cols(METRIC_COLUMNS)
+        try:
+            cur.copy_expert(f"SAVEPOINT {_SAVEPOINT}; COPY metrics ({cols}) FROM STDIN "
+                            "(FORMAT binary)", io.BytesIO(data))
+            return
+        except self._dbapi_errors() as exc:
+            if getattr(exc, "pgcode", None) != _UNIQUE_VIOLATION:
+                raise
+        cur.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        if cur.connection not in _staged:
+            cur.execute(_STAGE_DDL)
+            _staged[cur.connection] = True  # (a rollback forgets it, see _write)
+        cur.copy_expert(f"COPY {_STAGE} ({cols}) FROM STDIN (FORMAT binary)", io.BytesIO(data))
+        cur.execute(f"INSERT INTO metrics SELECT * FROM {_STAGE} ON CONFLICT DO NOTHING")
+        # (emptied by the commit: ON COMMIT DELETE ROWS)
+
+    def _insert_sqlite_metrics(self, cur: Any, rows: list[Any]) -> None:
+        """SQLite: the rows in a few multi-row inserts (see ``insert_metric_rows``), sizes
+        powers of two up to what the library binds in one statement, so that every size
+        stays prepared in the driver's statement cache."""
+        params, with_dataset = _sqlbatch.bind_params(rows)
+        width = 6 if with_dataset else 5
+        run_key = params[0]
+        start, count = 0, len(rows)
+        while start < count:
+            size = min(_sqlite_rows_per_insert(), 1 << ((count - start).bit_length() - 1))
+            cur.execute(self._sql.insert_metric_rows(size, with_dataset),
+                        [run_key, *params[1 + start * width:1 + (start + size) * width]])
+            start += size
 
     def _delete_tag(self, run_id: str, key: str) -> None:
         m = self._sql.mark
