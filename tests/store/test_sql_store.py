@@ -142,6 +142,25 @@ def test_history_pages_in_step_order(store: SqlStore) -> None:
     assert {m.run_id for m in first} == {rid}
 
 
+def test_single_points_with_and_without_a_dataset(store: SqlStore) -> None:
+    rid = new_run(store)
+    store.log_metric(rid, Metric("m", 1.0, T0, 0, None, "train", "d1"))
+    store.log_metric(rid, Metric("m", 2.0, T0, 1))
+    store.log_metric(rid, Metric("m", 2.0, T0, 1))  # the same point again
+    store.log_metric(rid, Metric("m", 3.0, T0, 2, None, "eval", "d2"))
+    history = store.get_metric_history(rid, "m")
+    assert [(m.value, m.dataset_name, m.dataset_digest) for m in history] == [
+        (1.0, "train", "d1"), (2.0, None, None), (3.0, "eval", "d2")]
+    with store.engine.connect() as conn:  # the latest row follows the latest point's dataset
+        latest = conn.execute(sa.select(s_schema.latest_metrics.c.value,
+                                        s_schema.latest_metrics.c.dataset_id)).all()
+    assert [value for value, _ in latest] == [3.0] and latest[0][1] is not None
+    store.log_metric(rid, Metric("m", 4.0, T0, 3))
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(s_schema.latest_metrics.c.value,
+                                      s_schema.latest_metrics.c.dataset_id)).all() == [(4.0, None)]
+
+
 def test_metric_datasets_round_trip(store: SqlStore) -> None:
     rid = new_run(store)
     store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0, None, "train", "d1"),
@@ -412,6 +431,15 @@ def test_write_statements_render_for_every_dialect(dialect: str) -> None:
     }
     for name, (text, params) in statements.items():
         assert text.count(mark) == params, (name, text)
+    if dialect == "sqlite":  # a point without a dataset binds no None: NULL in the text
+        assert sql.log_point(False).count(mark) == 6 and ", NULL FROM runs" in sql.log_point(False)
+        assert len(sql.log_point_args(1, (1, 2, 3, 4, 0.5, 2, None), False)) == 6
+        assert sql.upsert_latest(False).count(mark) == 6 and ", NULL)" in sql.upsert_latest(False)
+    else:
+        with pytest.raises(ValueError, match="is for SQLite"):
+            sql.log_point(False)
+        with pytest.raises(ValueError, match="is for SQLite"):
+            sql.upsert_latest(False)
     if dialect == "sqlite":  # the run key bound once, as ?1, then numbered per row
         rows = sql.insert_metric_rows(3, False)
         assert rows.count("?1,") == 3 and "?16)" in rows and "?17" not in rows

@@ -122,11 +122,20 @@ class Statements:
                 "DO NOTHING")
 
     @functools.cache  # noqa: B019 - a few Statements live as long as the process
-    def upsert_latest(self) -> str:
-        """Insert a latest-value row, or replace the stored one if the new point is greater."""
+    def upsert_latest(self, dataset: bool = True) -> str:
+        """Insert a latest-value row, or replace the stored one if the new point is greater.
+
+        ``dataset=False`` (SQLite): the row's six columns before ``dataset_id``, which is
+        written as ``NULL`` (SQLite's module binds ``None`` the slow way, see ``log_point``).
+        """
         cols = LATEST_COLUMNS
         values = cols[2:]
         keys = ("run_key", "key_id")
+        if not dataset:
+            if self.dialect != "sqlite":
+                raise ValueError("upsert_latest(dataset=False) is for SQLite")
+            return (f"INSERT INTO latest_metrics ({self._cols(cols)}) VALUES "
+                    f"({self._marks(len(cols) - 1)}, NULL) {self._latest_conflict()}")
         if self.dialect in ("sqlite", "postgresql"):
             return f"{self.insert('latest_metrics', cols)} {self._latest_conflict()}"
         if self.dialect == "mysql":
@@ -148,17 +157,23 @@ class Statements:
         return self.upsert_latest().replace(single, f"VALUES {values}", 1)
 
     @functools.cache  # noqa: B019
-    def log_point(self) -> str:
+    def log_point(self, dataset: bool = True) -> str:
         """One point of an active run, in one statement where the dialect allows it.
 
         Parameters: the run key, then the row's other six columns (see
         :meth:`log_point_args`). The point is inserted only if the run is active: a
         statement that reports no row inserted (or, on PostgreSQL, returns 0) means an
         inactive or missing run -- or an exact duplicate, which the caller tells apart.
+
+        ``dataset=False`` (SQLite): a point without a dataset, ``dataset_id`` written as
+        ``NULL`` and not bound (SQLite's module adapts a bound ``None`` through a failed
+        ``__conform__`` lookup: an exception made and dropped per parameter).
         """
         q, m = self.q, self.mark
         cols = self._cols(METRIC_COLUMNS)
-        values = ", ".join([m] * 6)
+        if not dataset and self.dialect != "sqlite":
+            raise ValueError("log_point(dataset=False) is for SQLite")
+        values = ", ".join([m] * 6) if dataset else ", ".join([m] * 5) + ", NULL"
         active = f"run_key = {m} AND lifecycle_stage = 'active'"
         if self.dialect == "postgresql":
             # One round trip, one transaction (autocommit): both inserts see the same check.
@@ -180,9 +195,11 @@ class Statements:
                 f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES "
                 f"({', '.join(f's.{q(c)}' for c in METRIC_COLUMNS)});")
 
-    def log_point_args(self, run_key: int, row: Sequence[Any]) -> tuple[Any, ...]:
-        """The parameters of :meth:`log_point` for *row* (a metric row of that run)."""
-        rest = tuple(row[1:])
+    def log_point_args(self, run_key: int, row: Sequence[Any],
+                       dataset: bool = True) -> tuple[Any, ...]:
+        """The parameters of :meth:`log_point` (*dataset* as given to it) for *row* (a
+        metric row of that run)."""
+        rest = tuple(row[1:] if dataset else row[1:6])
         if self.dialect == "postgresql":
             return (run_key, *rest, *rest)
         return (*rest, run_key)

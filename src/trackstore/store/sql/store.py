@@ -180,16 +180,19 @@ class SqlStore(AbstractStore):
         """A DBAPI cursor in a write transaction: committed on success, else rolled back."""
         raw = self.engine.raw_connection()
         try:
-            cursor = raw.cursor()
+            # The driver's connection itself: the pool's proxy reaches commit() and rollback()
+            # through __getattr__, after a failed lookup that costs an AttributeError.
+            dbapi: Any = raw.dbapi_connection
+            cursor = dbapi.cursor()
             if self._dialect == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
-                raw.commit()
+                dbapi.commit()
             except BaseException:
                 if self._dialect == "postgresql":  # what this transaction created is gone
                     _staged.pop(cursor.connection, None)
-                raw.rollback()
+                dbapi.rollback()
                 raise
             finally:
                 cursor.close()
@@ -682,11 +685,13 @@ class SqlStore(AbstractStore):
                     driver.autocommit = False
                     raw.close()
             else:
+                # SQLite: a point without a dataset does not bind its None (see log_point).
+                dataset = self._dialect != "sqlite" or row[6] is not None
                 with self._write() as cur:
-                    cur.execute(sql.log_point(), sql.log_point_args(run_key, row))
+                    cur.execute(sql.log_point(dataset), sql.log_point_args(run_key, row, dataset))
                     if not cur.rowcount:  # a duplicate point, or a gone or deleted run
                         self._active_run_key(cur, run_id)  # raises for the latter
-                    executemany(cur, sql.upsert_latest(), [row])
+                    cur.execute(sql.upsert_latest(dataset), row if dataset else row[:6])
                 stored = 1
         except self._dbapi_errors() as exc:
             raise _raw_db_error(exc) from None
