@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -354,6 +356,87 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    dispose_engines()
+
+
+def _writer(store: SqlStore) -> object:
+    return getattr(store._local, "writer", None)
+
+
+def test_sqlite_writes_from_many_threads_on_their_own_connections(tmp_path: Path) -> None:
+    """More threads than the pool holds (5 + 10 overflow), each writing on a connection of
+    its own outside the pool: nothing waits for a pool slot, every point is stored once."""
+    store = SqlStore(f"sqlite:///{tmp_path}/threads.db")
+    rid = new_run(store)
+    writers: dict[int, object] = {}
+    errors: list[BaseException] = []
+
+    def log(worker: int) -> None:
+        try:
+            for i in range(25):
+                store.log_metric(rid, Metric(f"k{worker}", float(i), T0 + i, i))
+            writers[worker] = _writer(store)
+        except BaseException as exc:  # (reported below, not lost in the thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=log, args=(w,)) for w in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # A connection per thread (this one's made the run).
+    assert len({id(w) for w in [*writers.values(), _writer(store)]}) == 21
+    assert count(store, "metrics") == 20 * 25
+    assert len(store.get_run(rid).data.metrics) == 20
+    dispose_engines()
+
+
+def test_sqlite_writer_is_replaced_after_a_failure(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path}/fail.db")
+    rid = new_run(store)
+    first = _writer(store)
+    store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0)], params=[Param("p", "1")])
+    with pytest.raises(TrackstoreError):  # trackstore's own error: the connection stays
+        store.log_batch(rid, params=[Param("p", "2")])
+    assert _writer(store) is first
+
+    def fail(rows: object) -> object:
+        raise RuntimeError("the database went away between two statements")
+
+    monkeypatch.setattr(_sqlbatch, "latest_rows", fail)
+    with pytest.raises(RuntimeError):
+        store.log_batch(rid, metrics=[Metric("m", 2.0, T0, 1)])
+    monkeypatch.undo()
+    assert _writer(store) is None  # dropped (closed): the next write opens a fresh one
+    store.log_batch(rid, metrics=[Metric("m", 3.0, T0, 2)])
+    assert _writer(store) not in (None, first)
+    assert [m.value for m in store.get_metric_history(rid, "m")] == [1.0, 3.0]
+    dispose_engines()
+
+
+def _log_in_forked_child(store: SqlStore, rid: str) -> None:
+    inherited = _writer(store)
+    store.log_metric(rid, Metric("child", 1.0, T0, 0))
+    if inherited is None or _writer(store) is inherited:  # must not write on the parent's
+        raise SystemExit(3)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_sqlite_forked_child_writes_on_a_connection_of_its_own(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path}/fork.db")
+    rid = new_run(store)
+    store.log_metric(rid, Metric("parent", 1.0, T0, 0))
+    parents = _writer(store)
+    child = multiprocessing.get_context("fork").Process(target=_log_in_forked_child,
+                                                         args=(store, rid))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert _writer(store) is parents  # the parent's own, untouched by the child
+    store.log_metric(rid, Metric("parent", 2.0, T0, 1))
+    assert set(store.get_run(rid).data.metrics) == {"parent", "child"}
     dispose_engines()
 
 
