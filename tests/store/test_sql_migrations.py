@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -391,6 +392,40 @@ def test_check_reports_types_nullability_uniques_and_collations(engine: Engine) 
 
 
 # -- several processes starting at once --------------------------------------------------------
+
+
+def test_a_start_during_a_migration_waits_for_it(engine: Engine) -> None:
+    """A store opened while another first start is midway through creating the schema (its
+    version table already at 0001, as MySQL shows it: DDL is not transactional there) waits
+    for the schema lock and then finds the schema current; it does not refuse the database
+    as out of date. (CI once caught the refusal on MariaDB, four processes starting at once.)
+    """
+    from alembic import command
+
+    migrate.upgrade(engine, "0001")
+    other = create_engine(engine.url.render_as_string(hide_password=False))
+    outcome: list[str] = []
+
+    def start() -> None:
+        try:
+            migrate.ensure_schema(other)
+            outcome.append("ok")
+        except TrackstoreError as exc:
+            outcome.append(exc.message)
+
+    try:
+        with migrate.schema_lock(engine) as connection:  # the migrating first start
+            thread = threading.Thread(target=start)
+            thread.start()
+            thread.join(1.0)
+            assert outcome == []  # waiting for the lock
+            migrate._alembic(command.upgrade, connection, "head")
+        thread.join(60)
+    finally:
+        other.dispose()
+    assert outcome == ["ok"]
+    assert migrate.current_revision(engine) == migrate.head_revision()
+
 
 _START = """
 import sys

@@ -328,10 +328,11 @@ def ensure_schema(engine: Engine) -> None:
             revision = _read_revision(connection)
     except sa.exc.DBAPIError:
         revision = None  # no version table (or no connection): look again under the lock
-    if revision is not None:
-        if revision == head_revision():
-            return
-        _refuse(SchemaStatus(_state(revision, True), revision, ()), engine.url)
+    if revision == head_revision():
+        return
+    # Anything else is decided under the lock: a first start elsewhere may be midway through
+    # creating the schema, and where DDL is not transactional (MySQL/MariaDB) its version
+    # table shows the revisions it has applied so far. The lock waits for it to finish.
     with schema_lock(engine) as connection:
         found = _status(connection)
         if found.state == "empty":
