@@ -359,6 +359,43 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     dispose_engines()
 
 
+def test_sqlite_new_database_opened_by_many_at_once(tmp_path: Path) -> None:
+    """Eight connections opening a new database at the same moment: the first puts it in WAL
+    mode, the others wait for it. SQLite fails a switch that meets another connection's lock
+    at once, busy timeout or not: one round in five failed so before the retry."""
+    failures: list[str] = []
+    for round_ in range(30):
+        uri = f"sqlite:///{tmp_path}/new-{round_}.db"
+        barrier = threading.Barrier(8)
+
+        def open_and_write(uri: str = uri, barrier: threading.Barrier = barrier,
+                           round_: int = round_) -> None:
+            engine = engine_module.create_engine(uri)
+            try:
+                barrier.wait()
+                raw = engine.raw_connection()
+                try:
+                    cursor = raw.dbapi_connection.cursor()
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+                    cursor.execute("INSERT INTO t VALUES (1)")
+                    raw.dbapi_connection.commit()
+                    assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                finally:
+                    raw.close()
+            except Exception as exc:  # (reported below, not lost in the thread)
+                failures.append(f"round {round_}: {exc}")
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=open_and_write) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+
+
 def _writer(store: SqlStore) -> object:
     return getattr(store._local, "writer", None)
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -244,6 +245,35 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
+#: SQLite: how long a connection waits for another's lock before "database is locked".
+BUSY_SECONDS = 20
+
+
+def _wal_mode(cursor: Any) -> str:
+    """Put the database in WAL mode (it stays so: the mode is in the file), and say its mode.
+
+    Only the first connection to a new database switches it; the others find it in WAL mode
+    already, without the exclusive lock a switch takes. A switch that meets another
+    connection's lock fails at once with "database is locked" (SQLite does not wait for it,
+    whatever the busy timeout), as it does when several processes open a new database at the
+    same moment; it is retried, with a growing pause, for up to :data:`BUSY_SECONDS`.
+    """
+    row = cursor.execute("PRAGMA journal_mode").fetchone()
+    if row is not None and str(row[0]).lower() == "wal":
+        return "wal"
+    deadline = time.monotonic() + BUSY_SECONDS
+    pause = 0.001
+    while True:
+        try:
+            row = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            return "" if row is None else str(row[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def _set_up_sqlite(engine: Engine) -> None:
     synchronous = "FULL" if os.environ.get("TRACKSTORE_FSYNC") == "1" else "NORMAL"
 
@@ -251,10 +281,10 @@ def _set_up_sqlite(engine: Engine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 20000")
-        mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
-        if mode is None or str(mode[0]).lower() != "wal":
-            raise TrackstoreError(f"Cannot put the SQLite database in WAL mode (got {mode})",
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+        mode = _wal_mode(cursor)
+        if mode != "wal":
+            raise TrackstoreError(f"Cannot put the SQLite database in WAL mode (got {mode!r})",
                                   INVALID_PARAMETER_VALUE)
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
