@@ -326,14 +326,7 @@ def test_floor_log_batch_1000_points(benchmark: Any, dialect: str, tmp_path: Pat
                 return (("copy", _sqlbatch.copy_binary(batch)),), {}
             if dialect == "mysql":
                 return (("sql", "INSERT INTO metrics VALUES " + _sqlbatch.values_sql(batch)),), {}
-            params, _ = _sqlbatch.bind_params(batch)
-            chunks, start = [], 0
-            while start < len(batch):
-                size = 1 << min(8, (len(batch) - start).bit_length() - 1)
-                chunks.append((sql.insert_metric_rows(size, False),
-                               [run_key, *params[1 + start * 5:1 + (start + size) * 5]]))
-                start += size
-            return (("chunks", chunks),), {}
+            return (("chunks", sql.metric_row_inserts(batch)),), {}
 
         def insert(work: tuple[str, Any]) -> None:
             how, data = work

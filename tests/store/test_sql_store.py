@@ -115,12 +115,12 @@ def test_sqlite_inserts_fewer_rows_per_statement_on_old_libraries(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
-    from trackstore.store.sql import store as store_module
+    from trackstore.store.sql import statements as statements_module
 
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))  # 999 parameters at most
-    store_module._sqlite_rows_per_insert.cache_clear()
+    statements_module.sqlite_rows_per_insert.cache_clear()
     try:
-        assert store_module._sqlite_rows_per_insert() == 128
+        assert statements_module.sqlite_rows_per_insert() == 128
         sql_store = SqlStore(f"sqlite:///{tmp_path / 'old.db'}", str(tmp_path / "artifacts"))
         rid = new_run(sql_store)
         sql_store.log_batch(rid, metrics=[Metric("m", 1.0, T0, i, None, "d", "x")
@@ -128,9 +128,9 @@ def test_sqlite_inserts_fewer_rows_per_statement_on_old_libraries(
         assert count(sql_store, "metrics") == 1000
     finally:
         monkeypatch.undo()
-        store_module._sqlite_rows_per_insert.cache_clear()
+        statements_module.sqlite_rows_per_insert.cache_clear()
         dispose_engines()
-    assert store_module._sqlite_rows_per_insert() == 256
+    assert statements_module.sqlite_rows_per_insert() == 256
 
 
 def test_history_pages_in_step_order(store: SqlStore) -> None:
@@ -208,20 +208,6 @@ def test_a_param_conflict_changes_nothing(store: SqlStore) -> None:
 
 
 # -- dialect rules -----------------------------------------------------------------------------
-
-
-def test_names_and_keys_are_case_sensitive(store: SqlStore) -> None:
-    a = store.create_experiment("Vision")
-    b = store.create_experiment("vision")
-    assert a != b and store.get_experiment_by_name("VISION") is None
-    rid = new_run(store)
-    store.log_batch(rid, metrics=[Metric("Loss", 1.0, T0, 0), Metric("loss", 2.0, T0, 0)],
-                    params=[Param("LR", "1"), Param("lr", "2")],
-                    tags=[RunTag("T", "1"), RunTag("t", "2")])
-    run = store.get_run(rid)
-    assert run.data.metrics == {"Loss": 1.0, "loss": 2.0}
-    assert run.data.params == {"LR": "1", "lr": "2"}
-    assert (run.data.tags["T"], run.data.tags["t"]) == ("1", "2")
 
 
 def test_unicode_and_long_values_are_stored_whole(store: SqlStore) -> None:
@@ -641,16 +627,21 @@ def test_eighteen_digit_experiment_ids_fit(store: SqlStore) -> None:
     assert int(store.create_experiment("next")) < big  # new ids keep counting from 1
 
 
-def test_keys_differing_only_by_trailing_blanks_stay_apart(store: SqlStore) -> None:
-    # MySQL's utf8mb4_bin ignores trailing blanks: 'k' and 'k ' would be one key there.
+@pytest.mark.parametrize(("first", "second"), [("Loss", "loss"), ("loss", "loss ")],
+                         ids=["case", "trailing-blank"])
+def test_names_and_keys_differing_only_by_case_or_trailing_blanks_stay_apart(
+        store: SqlStore, first: str, second: str) -> None:
+    # Binary collations: case-sensitive, and trailing blanks count (MySQL's utf8mb4_bin
+    # ignores them: 'k' and 'k ' would be one key there).
     rid = new_run(store)
-    store.log_batch(rid, metrics=[Metric("loss", 1.0, T0, 0), Metric("loss ", 2.0, T0, 0)],
-                    params=[Param("p", "1"), Param("p ", "2")],
-                    tags=[RunTag("t", "a"), RunTag("t ", "b")])
+    store.log_batch(rid, metrics=[Metric(first, 1.0, T0, 0), Metric(second, 2.0, T0, 0)],
+                    params=[Param(first, "1"), Param(second, "2")],
+                    tags=[RunTag(first, "a"), RunTag(second, "b")])
     run = store.get_run(rid)
-    assert run.data.metrics == {"loss": 1.0, "loss ": 2.0}
-    assert run.data.params == {"p": "1", "p ": "2"}
-    assert (run.data.tags["t"], run.data.tags["t "]) == ("a", "b")
-    assert [m.value for m in store.get_metric_history(rid, "loss ")] == [2.0]
-    a, b = store.create_experiment("x"), store.create_experiment("x ")
-    assert a != b and store.get_experiment_by_name("x ").experiment_id == b
+    assert run.data.metrics == {first: 1.0, second: 2.0}
+    assert run.data.params == {first: "1", second: "2"}
+    assert (run.data.tags[first], run.data.tags[second]) == ("a", "b")
+    assert [m.value for m in store.get_metric_history(rid, second)] == [2.0]
+    a, b = store.create_experiment(first), store.create_experiment(second)
+    assert a != b and store.get_experiment_by_name(second).experiment_id == b
+    assert store.get_experiment_by_name(first.upper()) is None

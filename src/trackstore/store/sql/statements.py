@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from ... import _sqlbatch
+
 LATEST_COLUMNS = ("run_key", "key_id", "step", "timestamp", "value", "kind", "dataset_id")
 METRIC_COLUMNS = LATEST_COLUMNS
 
@@ -120,6 +122,22 @@ class Statements:
         return (f"INSERT INTO metrics ({cols}) VALUES {rows} ON CONFLICT "
                 f"({self._cols(('run_key', 'key_id', 'step', 'timestamp', 'kind', 'value'))}) "
                 "DO NOTHING")
+
+    def metric_row_inserts(self, rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
+        """SQLite: the metric *rows* (of one run) as ``(statement, parameters)`` pairs of
+        :meth:`insert_metric_rows`, in sizes that are powers of two up to what the library
+        binds in one statement, so that every size stays prepared in the driver's cache."""
+        params, with_dataset = _sqlbatch.bind_params(rows)
+        width = 6 if with_dataset else 5
+        most = sqlite_rows_per_insert()
+        inserts = []
+        start, count = 0, len(rows)
+        while start < count:
+            size = min(most, 1 << ((count - start).bit_length() - 1))
+            inserts.append((self.insert_metric_rows(size, with_dataset),
+                            [params[0], *params[1 + start * width:1 + (start + size) * width]]))
+            start += size
+        return inserts
 
     @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def upsert_latest(self, dataset: bool = True) -> str:
@@ -229,6 +247,19 @@ class Statements:
         return (f"(VALUES({s}) > {s} OR (VALUES({s}) = {s} AND (VALUES({t}) > {t} OR "
                 f"(VALUES({t}) = {t} AND (VALUES({k}) > {k} OR "
                 f"(VALUES({k}) = {k} AND VALUES({v}) > {v}))))))")
+
+
+@functools.cache
+def sqlite_rows_per_insert() -> int:
+    """Metric rows per multi-row insert on SQLite: 256, or fewer where the library binds at
+    most 999 parameters per statement (before 3.32), at six per row plus the run key."""
+    import sqlite3
+
+    limit = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+    rows = 256
+    while 1 + 6 * rows > limit:
+        rows //= 2
+    return rows
 
 
 def executemany(cursor: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:

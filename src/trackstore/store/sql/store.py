@@ -27,7 +27,6 @@ store keeps the order of logging.
 from __future__ import annotations
 
 import array
-import functools
 import gc
 import io
 import os
@@ -126,19 +125,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@functools.cache
-def _sqlite_rows_per_insert() -> int:
-    """Metric rows per multi-row insert on SQLite: 256, or fewer where the library binds at
-    most 999 parameters per statement (before 3.32), at six per row plus the run key."""
-    import sqlite3
-
-    limit = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
-    rows = 256
-    while 1 + 6 * rows > limit:
-        rows //= 2
-    return rows
 
 
 def now_ms() -> int:
@@ -790,8 +776,9 @@ class SqlStore(AbstractStore):
                         "run_key")
         elif self._dialect == "postgresql" and len(rows) > 1:
             self._copy_metrics(cur, _sqlbatch.copy_binary(rows))
-        elif self._dialect == "sqlite" and rows:
-            self._insert_sqlite_metrics(cur, rows)
+        elif self._dialect == "sqlite":
+            for statement, params in self._sql.metric_row_inserts(rows):
+                cur.execute(statement, params)
         else:
             executemany(cur, self._sql.insert_metrics(), rows)
         latest = _sqlbatch.latest_rows(rows)
@@ -826,20 +813,6 @@ class SqlStore(AbstractStore):
         cur.copy_expert(f"COPY {_STAGE} ({cols}) FROM STDIN (FORMAT binary)", io.BytesIO(data))
         cur.execute(f"INSERT INTO metrics SELECT * FROM {_STAGE} ON CONFLICT DO NOTHING")
         # (emptied by the commit: ON COMMIT DELETE ROWS)
-
-    def _insert_sqlite_metrics(self, cur: Any, rows: list[Any]) -> None:
-        """SQLite: the rows in a few multi-row inserts (see ``insert_metric_rows``), sizes
-        powers of two up to what the library binds in one statement, so that every size
-        stays prepared in the driver's statement cache."""
-        params, with_dataset = _sqlbatch.bind_params(rows)
-        width = 6 if with_dataset else 5
-        run_key = params[0]
-        start, count = 0, len(rows)
-        while start < count:
-            size = min(_sqlite_rows_per_insert(), 1 << ((count - start).bit_length() - 1))
-            cur.execute(self._sql.insert_metric_rows(size, with_dataset),
-                        [run_key, *params[1 + start * width:1 + (start + size) * width]])
-            start += size
 
     def _delete_tag(self, run_id: str, key: str) -> None:
         m = self._sql.mark
