@@ -296,6 +296,9 @@ metric_datasets = Table(
 # A range, not an IN list: SQLite builds a temporary index for an IN list at every row.
 _KIND_CHECK = f"kind BETWEEN {KIND_NAN} AND {KIND_POS_INF}"
 
+#: The columns of ``metrics``' unique key: what makes two logged points the same point.
+POINT_KEY = ("run_key", "key_id", "step", "timestamp", "kind", "value")
+
 metrics = Table(
     "metrics", metadata,
     Column("run_key", BigInteger, nullable=False),
@@ -305,8 +308,7 @@ metrics = Table(
     Column("value", Float(53), nullable=False),
     Column("kind", SmallInteger, nullable=False),
     Column("dataset_id", Integer),
-    UniqueConstraint("run_key", "key_id", "step", "timestamp", "kind", "value",
-                     name="uq_metrics_point", mssql_clustered=True),
+    UniqueConstraint(*POINT_KEY, name="uq_metrics_point", mssql_clustered=True),
     CheckConstraint(_KIND_CHECK, name="kind"),
 )
 

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 
 from ... import _sqlbatch
+from .schema import POINT_KEY
 
 LATEST_COLUMNS = ("run_key", "key_id", "step", "timestamp", "value", "kind", "dataset_id")
 METRIC_COLUMNS = LATEST_COLUMNS
@@ -104,8 +105,7 @@ class Statements:
     @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def insert_metrics(self) -> str:
         """Insert metric rows, an exact duplicate of a stored point being skipped."""
-        return self.insert_absent("metrics", METRIC_COLUMNS,
-                                  ("run_key", "key_id", "step", "timestamp", "kind", "value"))
+        return self.insert_absent("metrics", METRIC_COLUMNS, POINT_KEY)
 
     @functools.cache  # noqa: B019 - a few Statements live as long as the process
     def insert_metric_rows(self, count: int, with_dataset: bool) -> str:
@@ -119,9 +119,8 @@ class Statements:
         rows = ", ".join(
             "(?1, " + ", ".join(f"?{2 + r * width + c}" for c in range(width)) + ")"
             for r in range(count))
-        return (f"INSERT INTO metrics ({cols}) VALUES {rows} ON CONFLICT "
-                f"({self._cols(('run_key', 'key_id', 'step', 'timestamp', 'kind', 'value'))}) "
-                "DO NOTHING")
+        return (f"INSERT INTO metrics ({cols}) VALUES {rows} "
+                f"ON CONFLICT ({self._cols(POINT_KEY)}) DO NOTHING")
 
     def metric_row_inserts(self, rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
         """SQLite: the metric *rows* (of one run) as ``(statement, parameters)`` pairs of
@@ -207,8 +206,7 @@ class Statements:
         if self.dialect == "mysql":
             return (f"INSERT INTO metrics ({cols}) {select} "
                     f"ON DUPLICATE KEY UPDATE {q('step')} = metrics.{q('step')}")
-        keys = ("run_key", "key_id", "step", "timestamp", "kind", "value")
-        on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)
+        on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in POINT_KEY)
         return (f"MERGE metrics WITH (HOLDLOCK) AS t USING ({select}) AS s ({cols}) ON {on} "
                 f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES "
                 f"({', '.join(f's.{q(c)}' for c in METRIC_COLUMNS)});")

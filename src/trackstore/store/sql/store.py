@@ -864,7 +864,8 @@ class SqlStore(AbstractStore):
 
     # -- metric history -----------------------------------------------------------------------
 
-    def _history_query(self, run_id: str, metric_key: str) -> tuple[Any, int, int] | None:
+    def _history_keys(self, run_id: str, metric_key: str) -> tuple[int, int] | None:
+        """``(run_key, key_id)`` of a metric's history; None when nothing has that key."""
         with self._read() as conn:
             run_key = conn.execute(sa.select(s.runs.c.run_key)
                                    .where(s.runs.c.run_uuid == run_id)).scalar()
@@ -877,25 +878,25 @@ class SqlStore(AbstractStore):
                 if key_id is None:
                     return None
                 self._key_ids[metric_key] = key_id
-        m = s.metrics
-        return m, int(run_key), int(key_id)
+        return int(run_key), int(key_id)
 
     def _get_metric_history(self, run_id: str, metric_key: str, max_results: int | None,
                             page_token: str | None) -> PagedList[Metric]:
-        found = self._history_query(run_id, metric_key)
+        found = self._history_keys(run_id, metric_key)
         if found is None:
             return PagedList([], None)
-        m, run_key, key_id = found
-        md = s.metric_datasets
+        run_key, key_id = found
         offset = parse_page_token(page_token)
-        stmt = (sa.select(m.c.step, m.c.timestamp, m.c.value, m.c.kind, md.c.name, md.c.digest)
-                .outerjoin(md, md.c.dataset_id == m.c.dataset_id)
-                .where(m.c.run_key == run_key, m.c.key_id == key_id)
-                .order_by(m.c.step, m.c.timestamp, m.c.kind, m.c.value))
         rows: Sequence[Any]
         if max_results is None and not offset:  # the whole history: plain driver tuples
             rows = self._raw_rows(self._history_sql(with_datasets=True), (run_key, key_id))
-        else:
+        else:  # a page: LIMIT and OFFSET spelled by the dialect
+            m, md = s.metrics, s.metric_datasets
+            stmt = (sa.select(m.c.step, m.c.timestamp, m.c.value, m.c.kind, md.c.name,
+                              md.c.digest)
+                    .outerjoin(md, md.c.dataset_id == m.c.dataset_id)
+                    .where(m.c.run_key == run_key, m.c.key_id == key_id)
+                    .order_by(m.c.step, m.c.timestamp, m.c.kind, m.c.value))
             if max_results is not None:
                 stmt = stmt.limit(max_results + 1)
             if offset:
@@ -913,11 +914,11 @@ class SqlStore(AbstractStore):
         return PagedList(points, token)
 
     def _get_metric_history_columns(self, run_id: str, metric_key: str) -> MetricHistory:
-        found = self._history_query(run_id, metric_key)
+        found = self._history_keys(run_id, metric_key)
         if found is None:
             return MetricHistory(metric_key, array.array("q"), array.array("d"),
                                  array.array("q"))
-        _, run_key, key_id = found
+        run_key, key_id = found
         steps, timestamps, values = array.array("q"), array.array("q"), array.array("d")
         with _collector_paused():  # columns grow chunk by chunk: no list of every row
             for chunk in self._raw_chunks(self._history_sql(with_datasets=False),
