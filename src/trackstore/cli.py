@@ -6,6 +6,7 @@ import datetime
 import json
 import math
 import os
+import pathlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -333,3 +334,50 @@ def db_check(uri: str) -> None:
         click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found")
         sys.exit(1)
     click.echo(f"schema OK at {migrate.head_revision()}")
+
+
+@main.command()
+@click.option("--backend-store-uri", envvar="MLFLOW_BACKEND_STORE_URI", default=None,
+              metavar="URI", help="Store to serve: a path, file:, sqlite:, postgresql:, mysql: "
+              "or mssql: URI (default: MLFLOW_BACKEND_STORE_URI, else ./mlruns).")
+@click.option("--default-artifact-root", default=None, metavar="URI",
+              help="Where new experiments keep their artifacts (default: next to the store).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0 for every interface).")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=min(4, os.cpu_count() or 1), show_default="min(4, cores)",
+              type=click.IntRange(1), help="Worker processes.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1),
+              help="Request threads per worker (store calls run on them).")
+@click.option("--static-prefix", default="", metavar="PREFIX",
+              help="Serve every route under this path prefix (e.g. /mlflow).")
+@click.option("--auth", "auth", multiple=True, type=click.Choice(["basic", "token"]),
+              help="Require HTTP Basic and/or bearer-token authentication (repeatable).")
+@click.option("--auth-file", envvar="TRACKSTORE_AUTH_FILE", default=None,
+              type=click.Path(dir_okay=False), help="INI file with [users] name = password "
+              "and [tokens] name = token sections (mode 600).")
+@click.option("--max-request-bytes", default=16 << 20, show_default=True,
+              type=click.IntRange(1024), help="Largest request body accepted (413 beyond).")
+@click.option("--graceful-timeout", default=30.0, show_default=True, type=float,
+              help="Seconds requests in flight may take to finish after SIGTERM.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--no-access-log", is_flag=True, help="Do not log each request.")
+@_errors_to_exit
+def server(backend_store_uri: str | None, default_artifact_root: str | None, host: str,
+           port: int, workers: int, threads: int, static_prefix: str, auth: tuple[str, ...],
+           auth_file: str | None, max_request_bytes: int, graceful_timeout: float,
+           log_level: str, no_access_log: bool) -> None:
+    """Serve a tracking store over MLflow's REST API (the unmodified mlflow client logs to it)."""
+    from .server.app import ServerConfig
+    from .server.run import serve
+
+    if static_prefix and not static_prefix.startswith("/"):
+        raise click.BadParameter("must start with '/'", param_hint="--static-prefix")
+    uri = backend_store_uri or pathlib.Path(os.path.abspath("mlruns")).as_uri()
+    config = ServerConfig(
+        backend_store_uri=uri, default_artifact_root=default_artifact_root,
+        static_prefix=static_prefix, max_request_bytes=max_request_bytes, threads=threads,
+        auth=tuple(dict.fromkeys(auth)), auth_file=auth_file, access_log=not no_access_log,
+        log_level=log_level)
+    serve(config, host, port, workers, graceful_timeout)

@@ -2,8 +2,9 @@
 
 One suite, parametrized over backends: the file store, and the SQL store on SQLite and on
 every database server the environment provides (``tests/_databases.py``; PostgreSQL and
-MariaDB are started by ``.ci/run``). Backend-specific behaviour lives in
-``test_<backend>_store.py``.
+MariaDB are started by ``.ci/run``). The contract suite also runs each of them behind a live
+``trackstore server``, through the ``RestStore`` client (``rest-<backend>``).
+Backend-specific behaviour lives in ``test_<backend>_store.py``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,23 @@ from trackstore.store.base import AbstractStore
 from trackstore.store.file import FileStore
 
 BACKENDS = ["file", *SQL_KINDS]
+REST_BACKENDS = [f"rest-{kind}" for kind in BACKENDS]
 
 
 @contextmanager
 def make_store(kind: str, tmp_path: Path) -> Iterator[AbstractStore]:
+    if kind.startswith("rest-"):
+        from tests._live_server import serve_in_thread
+        from trackstore.store.rest import RestStore
+
+        with make_store(kind[len("rest-"):], tmp_path) as backing, \
+                serve_in_thread(backing) as url:
+            client = RestStore(url)
+            try:
+                yield client
+            finally:
+                client.close()
+        return
     if kind == "file":
         store: AbstractStore = FileStore(str(tmp_path / "mlruns"))
         yield store

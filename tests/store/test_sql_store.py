@@ -463,6 +463,28 @@ def test_sqlite_forked_child_writes_on_a_connection_of_its_own(tmp_path: Path) -
     dispose_engines()
 
 
+def test_sqlite_writers_queue_on_the_write_gate(tmp_path: Path) -> None:
+    """Writers wait on ``<db>.trackstore-lock`` (woken at once), not in SQLite's sleep-poll."""
+    import fcntl
+
+    store = SqlStore(f"sqlite:///{tmp_path}/gate.db")
+    rid = new_run(store)
+    gate = tmp_path / "gate.db.trackstore-lock"
+    assert gate.exists()  # made by the first write
+    with open(gate, "a") as holder:  # another writer (any thread or process) holds the gate
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        writer = threading.Thread(target=store.log_param, args=(rid, Param("p", "v")))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive()  # queued behind the holder
+        assert store.get_run(rid).data.params == {}
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        writer.join(10)
+    assert not writer.is_alive()
+    assert store.get_run(rid).data.params == {"p": "v"}
+    dispose_engines()
+
+
 # -- concurrency -------------------------------------------------------------------------------
 
 

@@ -8,8 +8,14 @@ conveniences (``log_metric``, ``log_param`` and ``set_tag`` are one-item ``log_b
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import bisect
+import heapq
+import operator
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from itertools import compress, pairwise, starmap
+from math import isnan
 
 from ..entities import (
     DatasetInput,
@@ -29,6 +35,8 @@ from ..entities import (
 from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackstoreError
 from ..validation import (
     SEARCH_MAX_RESULTS_THRESHOLD,
+    invalid_value,
+    missing_value,
     validate_artifact_location,
     validate_batch,
     validate_dataset_input,
@@ -43,6 +51,22 @@ from ..validation import (
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 RUN_NAME_TAG = "mlflow.runName"
+
+#: MLflow's server limits on the multi-run history reads (``mlflow/server/handlers.py``): at
+#: most this many runs per request, ...
+HISTORY_BULK_MAX_RUNS = 100
+#: ... at most this many points per run from ``get_metric_history_bulk_interval`` (the
+#: default, and the most a request may ask for) ...
+HISTORY_BULK_INTERVAL_MAX_RESULTS = 2500
+#: ... and at most this many points in all from ``get_metric_history_bulk`` (a larger
+#: ``max_results`` is lowered to it, not refused).
+HISTORY_BULK_MAX_RESULTS = 25000
+#: The tail MLflow's request-schema checks put on their messages; kept so that errors read
+#: the same from trackstore as from an MLflow server.
+_API_DOCS_HINT = " See the API docs for more information about request parameters."
+#: How many points of the runs' columns ``get_metric_history_bulk_interval`` keeps between
+#: its two passes (~24 MB); the histories of runs beyond it are read again instead.
+_RETAINED_POINTS = 1_000_000
 
 
 @lru_cache(maxsize=4096)
@@ -274,6 +298,170 @@ class AbstractStore(abc.ABC):
     @abc.abstractmethod
     def _get_metric_history_columns(self, run_id: str, metric_key: str) -> MetricHistory: ...
 
+    def get_metric_history_bulk_interval(
+            self, run_ids: Sequence[str], metric_key: str,
+            max_results: int | None = HISTORY_BULK_INTERVAL_MAX_RESULTS,
+            start_step: int | None = None, end_step: int | None = None) -> list[Metric]:
+        """A metric of several runs, sampled to about *max_results* steps: what charts draw.
+
+        MLflow 3.17's ``GetMetricHistoryBulkInterval`` as its file store serves it (the
+        algorithm of MLflow's ``AbstractStore``), checked with its server's limits and
+        messages: 1 to 100 run ids (one id as a plain string counts as a list of one),
+        *max_results* 1 to 2500 (None: 2500), *start_step* and *end_step* both or neither,
+        ``start_step <= end_step``.
+
+        The steps are sampled once for all the runs, so that runs line up on the same steps:
+        the distinct steps of every run in ``[start_step, end_step]`` (without a range,
+        ``[0, the largest step]``: negative steps are left out, as MLflow does) are kept
+        whole when there are at most *max_results* of them, else *max_results* evenly spaced
+        ones plus the last; each run's own first and last step in the range are added. Of
+        each run, the points at those steps are ordered by (step, timestamp, value) and, when
+        there are more than ``max(max_results, number of sampled steps)`` of them (many
+        points at one step), that many evenly spaced ones are kept, the first and the last
+        among them. The answer is the runs in the order given (a repeated id is answered
+        twice, as MLflow does), each Metric carrying its ``run_id``.
+
+        Points at one step and timestamp are ordered by value (NaN < -inf < finite < +inf,
+        trackstore's order everywhere) as MLflow's SQL store orders them, not in logging
+        order as MLflow's file store leaves them: the answer is then the same on every
+        backend. An unknown run is ``RESOURCE_DOES_NOT_EXIST``, as from
+        :meth:`get_metric_history`.
+        """
+        ids = _history_bulk_interval_run_ids(run_ids)
+        if metric_key is None or metric_key == "":
+            raise TrackstoreError(missing_value("metric_key") + _API_DOCS_HINT,
+                                  INVALID_PARAMETER_VALUE)
+        if max_results is None:
+            max_results = HISTORY_BULK_INTERVAL_MAX_RESULTS
+        for name, value in (("start_step", start_step), ("end_step", end_step),
+                            ("max_results", max_results)):
+            if value is not None and not _is_int(value):
+                raise TrackstoreError(
+                    invalid_value(name, value, f" Hint: Value was of type "
+                                               f"'{type(value).__name__}'.") + _API_DOCS_HINT,
+                    INVALID_PARAMETER_VALUE)
+        if not 1 <= max_results <= HISTORY_BULK_INTERVAL_MAX_RESULTS:
+            raise TrackstoreError(
+                f"max_results must be between 1 and {HISTORY_BULK_INTERVAL_MAX_RESULTS}."
+                + _API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+        if start_step is None or end_step is None:
+            if start_step is not None or end_step is not None:
+                raise TrackstoreError("If either start step or end step are specified, both "
+                                      "must be specified.", INVALID_PARAMETER_VALUE)
+        elif start_step > end_step:
+            raise TrackstoreError(
+                "end_step must be greater than start_step. "
+                f"Found start_step={start_step} and end_step={end_step}.",
+                INVALID_PARAMETER_VALUE)
+        validate_key(metric_key, "metric_key", "Metric")
+        checked = [checked_run_id(run_id) for run_id in ids]
+        return self._get_metric_history_bulk_interval(checked, metric_key, max_results,
+                                                      start_step, end_step)
+
+    def _get_metric_history_bulk_interval(self, run_ids: list[str], metric_key: str,
+                                          max_results: int, start_step: int | None,
+                                          end_step: int | None) -> list[Metric]:
+        """The sampling of :meth:`get_metric_history_bulk_interval` over validated arguments.
+
+        Derived from :meth:`_get_metric_history_columns` in two passes (the steps to keep
+        depend on every run): only the kept points become Metric objects. A backend that can
+        sample where the data lives may override it.
+        """
+        # First pass: the distinct steps of all runs and each run's first and last step.
+        held: list[MetricHistory | None] = []
+        room = _RETAINED_POINTS
+        distinct: set[int] = set()
+        bounds: set[int] = set()
+        for run_id in run_ids:
+            history = self._get_metric_history_columns(run_id, metric_key)
+            n = len(history)
+            if n:
+                distinct.update(history.steps)
+                bounds.update((min(history.steps), max(history.steps)))
+            held.append(history if n <= room else None)
+            room -= n if n <= room else 0
+        all_steps = sorted(distinct)
+        del distinct
+        if start_step is None or end_step is None:
+            start_step, end_step = 0, all_steps[-1] if all_steps else 0
+        wanted = _sample_steps(all_steps, max_results, start_step, end_step)
+        wanted.update(s for s in bounds if start_step <= s <= end_step)
+        per_run = max(max_results, len(wanted))
+        del all_steps
+
+        # Second pass: each run's points at the kept steps, thinned evenly when too many.
+        out: list[Metric] = []
+        for position, run_id in enumerate(run_ids):
+            kept, held[position] = held[position], None
+            history = (kept if kept is not None
+                       else self._get_metric_history_columns(run_id, metric_key))
+            steps, timestamps, values = history.steps, history.timestamps, history.values
+            at_wanted = array("q", compress(range(len(steps)), map(wanted.__contains__, steps)))
+            order = _in_order(at_wanted, _step_order_key(steps, timestamps, values))
+            for i in _evenly_spaced(len(order), per_run):
+                j = order[i]
+                out.append(Metric(metric_key, values[j], timestamps[j], steps[j],
+                                  run_id=run_id))
+        return out
+
+    def get_metric_history_bulk(self, run_ids: Sequence[str], metric_key: str,
+                                max_results: int = HISTORY_BULK_MAX_RESULTS) -> list[Metric]:
+        """The whole history of a metric in several runs, as MLflow's web UI fetches it.
+
+        MLflow's ajax-only ``GET /ajax-api/2.0/mlflow/metrics/get-history-bulk``, with its
+        limits and messages: 1 to 100 run ids (one id as a plain string counts as a list of
+        one); *max_results* above 25000 is lowered to 25000
+        (a *max_results* below 1 is refused, where MLflow answers nonsense). The answer is
+        what MLflow's SQL store gives: the runs by run id (each once), each run's points by
+        (timestamp, step, value), at most *max_results* points in all, each Metric carrying
+        its ``run_id``. Values at one timestamp and step are ordered NaN < -inf < finite <
+        +inf. An unknown run is ``RESOURCE_DOES_NOT_EXIST``, as from
+        :meth:`get_metric_history` (MLflow's file store does the same; its SQL store
+        leaves the run out).
+        """
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or ())
+        if not ids:
+            raise TrackstoreError("GetMetricHistoryBulk request must specify at least one "
+                                  "run_id.", INVALID_PARAMETER_VALUE)
+        if len(ids) > HISTORY_BULK_MAX_RUNS:
+            raise TrackstoreError(
+                f"GetMetricHistoryBulk request cannot specify more than {HISTORY_BULK_MAX_RUNS}"
+                f" run_ids. Received {len(ids)} run_ids.", INVALID_PARAMETER_VALUE)
+        if metric_key is None:
+            raise TrackstoreError("GetMetricHistoryBulk request must specify a metric_key.",
+                                  INVALID_PARAMETER_VALUE)
+        if not _is_int(max_results) or max_results < 1:
+            raise TrackstoreError(
+                f"Invalid value {max_results} for parameter 'max_results' supplied. It must be "
+                "a positive integer", INVALID_PARAMETER_VALUE)
+        validate_key(metric_key, "metric_key", "Metric")
+        checked = sorted({checked_run_id(run_id) for run_id in ids})
+        return self._get_metric_history_bulk(checked, metric_key,
+                                             min(max_results, HISTORY_BULK_MAX_RESULTS))
+
+    def _get_metric_history_bulk(self, run_ids: list[str], metric_key: str,
+                                 max_results: int) -> list[Metric]:
+        """:meth:`get_metric_history_bulk` over validated, sorted, distinct run ids.
+
+        Derived from :meth:`_get_metric_history_columns`; only the points returned become
+        Metric objects. A backend that can do it in one query may override it.
+        """
+        out: list[Metric] = []
+        for run_id in run_ids:
+            room = max_results - len(out)
+            if room <= 0:
+                # The answer is full, but an unknown run is still an error: ask for the
+                # least the backend can answer it with.
+                self._get_metric_history(run_id, metric_key, 1, None)
+                continue
+            history = self._get_metric_history_columns(run_id, metric_key)
+            steps, timestamps, values = history.steps, history.timestamps, history.values
+            for j in _first_in_order(len(steps), room,
+                                     _time_order_key(steps, timestamps, values)):
+                out.append(Metric(metric_key, values[j], timestamps[j], steps[j],
+                                  run_id=run_id))
+        return out
+
     # -- permanent deletion (used by gc) ------------------------------------------------------
 
     @abc.abstractmethod
@@ -304,6 +492,93 @@ def name_taken(existing: Experiment, how_to_free: str) -> TrackstoreError:
             "experiment name again.", RESOURCE_ALREADY_EXISTS)
     return TrackstoreError(f"Experiment '{existing.name}' already exists.",
                            RESOURCE_ALREADY_EXISTS)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _history_bulk_interval_run_ids(run_ids: Sequence[str] | None) -> list[str]:
+    """The run ids of a bulk-interval read, with the checks and messages of MLflow's server."""
+    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or ())
+    if not ids:
+        raise TrackstoreError(missing_value("run_ids") + _API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+    if len(ids) > HISTORY_BULK_MAX_RUNS:
+        raise TrackstoreError(
+            f"GetMetricHistoryBulkInterval request must specify at most {HISTORY_BULK_MAX_RUNS}"
+            f" run_ids. Received {len(ids)} run_ids." + _API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+    return ids
+
+
+def _sample_steps(all_steps: list[int], max_results: int, start_step: int,
+                  end_step: int) -> set[int]:
+    """The distinct steps in ``[start_step, end_step]``, thinned to *max_results* plus the last.
+
+    The positions are ``int(i * (count / max_results))``, in floating point as MLflow
+    computes them: another rounding would pick other steps than an MLflow server does.
+    """
+    lo = bisect.bisect_left(all_steps, start_step)
+    hi = bisect.bisect_right(all_steps, end_step)
+    if hi - lo <= max_results:
+        return set(all_steps[lo:hi])
+    interval = (hi - lo) / max_results
+    picked = {all_steps[idx] for idx in (lo + int(i * interval) for i in range(max_results))
+              if idx < hi}
+    picked.add(all_steps[hi - 1])
+    return picked
+
+
+def _evenly_spaced(total: int, limit: int) -> Iterable[int]:
+    """At most *limit* evenly spaced positions in ``range(total)``, the first and the last
+    among them (only the last when *limit* is 1), rounded as MLflow rounds them."""
+    if total <= limit:
+        return range(total)
+    if limit == 1:
+        return (total - 1,)
+    spacing = (total - 1) / (limit - 1)
+    return sorted({round(i * spacing) for i in range(limit)})
+
+
+PointKey = Callable[[int], tuple[int, int, int, float]]
+
+
+def _step_order_key(steps: Sequence[int], timestamps: Sequence[int],
+                    values: Sequence[float]) -> PointKey:
+    """Point *i*'s place in (step, timestamp, value) order; NaN < -inf < finite < +inf."""
+    def key(i: int) -> tuple[int, int, int, float]:
+        v = values[i]
+        return (steps[i], timestamps[i], 0, 0.0) if isnan(v) else (steps[i], timestamps[i], 1, v)
+    return key
+
+
+def _time_order_key(steps: Sequence[int], timestamps: Sequence[int],
+                    values: Sequence[float]) -> PointKey:
+    """Point *i*'s place in (timestamp, step, value) order; NaN < -inf < finite < +inf."""
+    def key(i: int) -> tuple[int, int, int, float]:
+        v = values[i]
+        return (timestamps[i], steps[i], 0, 0.0) if isnan(v) else (timestamps[i], steps[i], 1, v)
+    return key
+
+
+def _is_ordered(indices: Iterable[int], key: PointKey) -> bool:
+    # One key at a time: histories usually arrive in order (the SQL store reads them so), and
+    # seeing that costs no list of keys.
+    return all(starmap(operator.le, pairwise(map(key, indices))))
+
+
+def _in_order(indices: Sequence[int], key: PointKey) -> Sequence[int]:
+    """*indices* ordered by *key*, without sorting (or building keys) when already so."""
+    return indices if _is_ordered(indices, key) else sorted(indices, key=key)
+
+
+def _first_in_order(total: int, limit: int, key: PointKey) -> Sequence[int]:
+    """The first *limit* of ``range(total)`` in *key* order, holding at most *limit* of them."""
+    indices = range(total)
+    if _is_ordered(indices, key):
+        return indices[:limit]
+    if limit < total:
+        return heapq.nsmallest(limit, indices, key=key)
+    return sorted(indices, key=key)
 
 
 def _check_view_type(view_type: int) -> None:

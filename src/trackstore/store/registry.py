@@ -39,14 +39,28 @@ def _sql_store(store_uri: str, artifact_uri: str | None) -> AbstractStore:
     return SqlStore(store_uri, artifact_uri)
 
 
+def _rest_store(store_uri: str, artifact_uri: str | None) -> AbstractStore:
+    from .rest import RestStore
+
+    return RestStore(store_uri, artifact_uri)
+
+
 _BUILTIN: dict[str, StoreFactory] = {
     "": _file_store, "file": _file_store,
     **dict.fromkeys(("sqlite", "postgresql", "mysql", "mariadb", "mssql"), _sql_store),
+    **dict.fromkeys(("http", "https", "databricks"), _rest_store),
 }
+
+#: Schemes that name a model registry, never a tracking store (MLflow refuses them too).
+_REGISTRY_ONLY = ("databricks-uc", "uc")
+#: URIs that are a bare scheme name, not a relative path (mlflow-spec §8).
+_BARE_SCHEMES = ("databricks", *_REGISTRY_ONLY)
 
 
 def uri_scheme(uri: str) -> str:
     """The scheme that picks the store (``""`` for a plain path; ``+driver`` dropped)."""
+    if uri in _BARE_SCHEMES:
+        return uri
     scheme = urllib.parse.urlparse(uri).scheme.lower()
     if len(scheme) == 1:  # a Windows drive letter
         return ""
@@ -59,6 +73,12 @@ def _plugins() -> dict[str, metadata.EntryPoint]:
 
 def factory_for(uri: str) -> StoreFactory:
     scheme = uri_scheme(uri)
+    if scheme in _REGISTRY_ONLY:
+        raise TrackstoreError(
+            f"The tracking URI {uri!r} names a Unity Catalog model registry, which cannot store "
+            "experiments and runs. Track to Databricks with 'databricks' or "
+            "'databricks://<profile>' (a registry URI is set separately).",
+            INVALID_PARAMETER_VALUE)
     if scheme in _BUILTIN:
         return _BUILTIN[scheme]
     plugins = _plugins()

@@ -1,0 +1,366 @@
+"""The ASGI application of ``trackstore server``: MLflow's REST API over any tracking store.
+
+No web framework: one dict lookup routes a request, the body is read with a size cap, and
+the handler (a plain synchronous function, see :mod:`.handlers`) runs on a small thread pool
+so that a slow database call never stalls the event loop, health checks, or other
+connections. Errors become MLflow's JSON error bodies with MLflow's HTTP statuses; nothing
+else (no stack trace) ever reaches a client.
+
+Served by uvicorn (httptools and uvloop when installed); see :mod:`.run` for the process
+model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .. import wire
+from .._version import __version__
+from ..exceptions import (
+    BAD_REQUEST,
+    ENDPOINT_NOT_FOUND,
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    MALFORMED_REQUEST,
+    REQUEST_LIMIT_EXCEEDED,
+    TEMPORARILY_UNAVAILABLE,
+    UNAUTHENTICATED,
+    TrackstoreError,
+)
+from ..store.base import AbstractStore
+from .auth import Authenticator
+from .handlers import Args, Handler, Result, routes
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("trackstore.server")
+access_log = logging.getLogger("trackstore.server.access")
+
+CONFIG_ENV = "_TRACKSTORE_SERVER_CONFIG"
+DEFAULT_MAX_REQUEST_BYTES = 16 << 20
+JSON_TYPE = (b"content-type", b"application/json")
+_BODY_METHODS = frozenset({"POST", "PUT"})
+_PARSE_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class ServerConfig:
+    """What a worker process needs; travels to workers as JSON in an environment variable."""
+
+    backend_store_uri: str
+    default_artifact_root: str | None = None
+    static_prefix: str = ""
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    threads: int = 8
+    auth: tuple[str, ...] = ()
+    auth_file: str | None = None
+    access_log: bool = True
+    log_level: str = "info"
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServerConfig:
+        raw = os.environ.get(CONFIG_ENV)
+        if not raw:
+            raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with `trackstore server`")
+        data = json.loads(raw)
+        data["auth"] = tuple(data.get("auth") or ())
+        return cls(**data)
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request was read."""
+
+
+def _error_body(error: TrackstoreError) -> bytes:
+    return json.dumps({"error_code": error.error_code, "message": error.message}).encode()
+
+
+_UNAVAILABLE = frozenset({"OperationalError", "DisconnectionError", "TimeoutError"})
+
+
+def classify(exc: BaseException) -> TrackstoreError:
+    """The error a client sees for *exc*: ours as they are, the database's as MLflow maps them.
+
+    A database that is down or locked is ``TEMPORARILY_UNAVAILABLE`` (503: the client retries);
+    anything unexpected is an ``INTERNAL_ERROR`` without details (those go to the log).
+    """
+    if isinstance(exc, TrackstoreError):
+        return exc
+    # SQLAlchemy's and every DBAPI driver's (sqlite3, psycopg2, PyMySQL) share these names.
+    if any(cls.__name__ in _UNAVAILABLE for cls in type(exc).__mro__):
+        return TrackstoreError(f"The database is temporarily unavailable: {type(exc).__name__}",
+                               TEMPORARILY_UNAVAILABLE)
+    return TrackstoreError("Internal server error; the server's log has the details.",
+                           INTERNAL_ERROR)
+
+
+class TrackingApp:
+    """An ASGI 3 application serving one tracking store."""
+
+    def __init__(self, config: ServerConfig, store: AbstractStore | None = None) -> None:
+        self.config = config
+        self._store = store
+        self._owns_store = store is None
+        self._routes = routes()
+        self._prefix = config.static_prefix.rstrip("/")
+        self._executor: ThreadPoolExecutor | None = None
+        self._auth = (Authenticator.from_file(config.auth_file, config.auth)
+                      if config.auth and config.auth_file
+                      else None)
+        if config.auth and self._auth is None:
+            raise TrackstoreError("Authentication needs an auth file (--auth-file)",
+                                  INVALID_PARAMETER_VALUE)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> AbstractStore:
+        if self._store is None:
+            from ..store.registry import factory_for
+
+            uri = self.config.backend_store_uri
+            self._store = factory_for(uri)(uri, self.config.default_artifact_root)
+        return self._store
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.config.threads,
+                                                thread_name_prefix="trackstore-handler")
+        return self._executor
+
+    def startup(self) -> None:
+        self.store  # noqa: B018 - open the store (and check its schema) before serving
+        self._pool()
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._owns_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.startup()
+                except Exception as exc:  # a store that cannot open: refuse to serve
+                    log.error("cannot start: %s", classify(exc).message if isinstance(
+                        exc, TrackstoreError) else exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.shutdown)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        status = 500
+        try:
+            status = await self._route(scope, method, path, receive, send)
+        except _ClientGone:
+            status = 499
+        finally:
+            if self.config.access_log and access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info("%s %s %s %d %.1fms", client[0] if client else "-", method,
+                                path, status, (time.perf_counter() - started) * 1000)
+
+    async def _route(self, scope: Scope, method: str, path: str, receive: Receive,
+                     send: Send) -> int:
+        if self._prefix:
+            if not path.startswith(self._prefix + "/"):
+                return await self._error(send, TrackstoreError(
+                    f"No endpoint {method} {path}", ENDPOINT_NOT_FOUND), 404)
+            path = path[len(self._prefix):]
+        if path == "/health":
+            return await self._text(send, b"OK")
+        headers = dict(scope["headers"])
+        if self._auth is not None:
+            principal = self._auth.principal(headers.get(b"authorization"))
+            if principal is None:
+                return await self._error(
+                    send, TrackstoreError("Authentication required: send valid credentials "
+                                          "(Basic or Bearer)", UNAUTHENTICATED), 401,
+                    [(b"www-authenticate", self._auth.challenge().encode())])
+        if path == "/version":
+            return await self._text(send, __version__.encode())
+        methods = self._routes.get(path)
+        if methods is None:
+            return await self._error(send, TrackstoreError(
+                f"No endpoint {method} {path}", ENDPOINT_NOT_FOUND), 404)
+        handler = methods.get(method)
+        if handler is None:
+            allow = ", ".join(sorted(methods)).encode()
+            return await self._error(send, TrackstoreError(
+                f"Method {method} not allowed on {path}; allowed: {allow.decode()}",
+                ENDPOINT_NOT_FOUND), 405, [(b"allow", allow)])
+        try:
+            body = await self._read_body(method, headers, receive)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._pool(), self._call, handler, method,
+                                                scope["query_string"], body)
+        except _ClientGone:
+            raise
+        except Exception as exc:
+            error = classify(exc)
+            if error is not exc:
+                log.exception("%s %s failed", method, path)
+            status = 413 if error.error_code == REQUEST_LIMIT_EXCEEDED else error.http_status
+            return await self._error(send, error, status)
+        if isinstance(result, bytes):
+            return await self._json(send, result)
+        return await self._stream(send, result, method, path)
+
+    def _call(self, handler: Handler, method: str, query: bytes, body: bytes) -> bytes | Iterator[
+            bytes]:
+        """Parse the parameters and run the handler (on a worker thread)."""
+        if method == "GET":
+            args = Args({}, urllib.parse.parse_qs(query.decode("latin-1"),
+                                                  keep_blank_values=True))
+        else:
+            args = Args(_parse_json(body))
+        result: Result = handler(self.store, args)
+        if isinstance(result, dict):
+            return wire.dumps(result)
+        return result
+
+    async def _read_body(self, method: str, headers: dict[bytes, bytes],
+                         receive: Receive) -> bytes:
+        if method not in _PARSE_BODY_METHODS:
+            return b""
+        if method in _BODY_METHODS:
+            content_type = headers.get(b"content-type")
+            if content_type is None:
+                raise TrackstoreError("Bad Request. Content-Type header is missing.",
+                                      INVALID_PARAMETER_VALUE)
+            if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
+                raise TrackstoreError(
+                    "Bad Request. Content-Type must be one of ['application/json'].",
+                    INVALID_PARAMETER_VALUE)
+        limit = self.config.max_request_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(int(declared), limit)
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    # -- responses ---------------------------------------------------------------------------
+
+    async def _json(self, send: Send, body: bytes, status: int = 200,
+                    extra: list[tuple[bytes, bytes]] | None = None) -> int:
+        headers = [JSON_TYPE, (b"content-length", str(len(body)).encode()), *(extra or ())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return status
+
+    async def _text(self, send: Send, body: bytes) -> int:
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return 200
+
+    async def _error(self, send: Send, error: TrackstoreError, status: int,
+                     extra: list[tuple[bytes, bytes]] | None = None) -> int:
+        return await self._json(send, _error_body(error), status, extra)
+
+    async def _stream(self, send: Send, chunks: Iterator[bytes], method: str,
+                      path: str) -> int:
+        """Send a body produced page by page; each page is read on a worker thread."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        first = await loop.run_in_executor(pool, next, chunks, None)
+        await send({"type": "http.response.start", "status": 200, "headers": [JSON_TYPE]})
+        chunk = first
+        while chunk is not None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            try:
+                chunk = await loop.run_in_executor(pool, next, chunks, None)
+            except Exception:
+                # The status line is sent: the only honest signal left is to cut the body
+                # short, which the client sees as a broken response, never as valid JSON.
+                log.exception("%s %s failed while streaming", method, path)
+                raise
+        await send({"type": "http.response.body", "body": b""})
+        return 200
+
+
+def _too_large(size: int, limit: int) -> TrackstoreError:
+    return TrackstoreError(f"Request body of {size} bytes exceeds the server's limit of {limit} "
+                           "bytes (--max-request-bytes)", REQUEST_LIMIT_EXCEEDED)
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+        if isinstance(data, str):  # legacy clients double-encode the body
+            data = json.loads(data)
+    except ValueError as exc:
+        raise TrackstoreError(f"Malformed JSON request body: {exc}", MALFORMED_REQUEST) from None
+    if not isinstance(data, dict):
+        raise TrackstoreError("The request body must be a JSON object", BAD_REQUEST)
+    return data
+
+
+def configure_logging(level: str) -> None:
+    """Send the server's log (requests included) to stderr, once per process."""
+    logger = logging.getLogger("trackstore")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s [%(process)d] %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def create_app() -> TrackingApp:
+    """The worker's application, configured by ``trackstore server`` through the environment."""
+    config = ServerConfig.from_env()
+    configure_logging(config.log_level)
+    return TrackingApp(config)
