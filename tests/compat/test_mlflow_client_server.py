@@ -39,15 +39,15 @@ from typing import Any
 import pytest
 
 from tests._databases import URI_VARIABLES, fresh_database, server_uri
-from tests.compat._client_script import RECORD_VERSION, T
-from tests.compat._oracle import require_mlflow
-from tests.compat._servers import (
-    UNSET_ENV,
+from tests._server_process import (
     ServerError,
     ServerProcess,
     ServerSpec,
+    clean_env,
     trackstore_server_missing,
 )
+from tests.compat._client_script import RECORD_VERSION, T
+from tests.compat._oracle import require_mlflow
 
 require_mlflow()
 
@@ -141,8 +141,7 @@ def _start_script(side: Side, root: Path) -> None:
     assert side.server is not None
     side.out = root / f"{side.role}.json"
     side.log = root / f"{side.role}-script.log"
-    env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
-    env.update(CLIENT_ENV)
+    env = clean_env(CLIENT_ENV)
     env["MLFLOW_TRACKING_URI"] = side.server.url
     workdir = root / f"{side.role}-cwd"
     workdir.mkdir()
@@ -217,7 +216,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                     side.errors.append(missing)
             for kind, side in sides:
                 if not results[kind].failure():
-                    side.server = ServerProcess(side.spec, results[kind].root)
+                    side.server = side.spec.start(results[kind].root)
             # Each scenario starts as soon as its own server is ready.
             waiting = [(kind, side) for kind, side in sides if side.server is not None]
             while waiting:

@@ -1,7 +1,7 @@
 """The ``trackstore server`` command as it runs in production: real processes, real HTTP.
 
 Each test starts the command as a subprocess on a free port of 127.0.0.1 (see
-:mod:`tests.server._process`) and checks what a deployment relies on: which store it serves,
+:mod:`tests._server_process`) and checks what a deployment relies on: which store it serves,
 that SIGTERM lets requests in flight finish and exits 0, that it refuses to start on a
 database it must not touch, its request log, authentication, concurrent writers through
 several workers, and the unmodified ``mlflow`` client against it. Requests go through the raw
@@ -29,7 +29,13 @@ from typing import Any
 import pytest
 
 from tests._databases import fresh_database
-from tests.server._process import TrackstoreServer, free_port, refuses_connections, run_refused
+from tests._server_process import (
+    ServerProcess,
+    free_port,
+    refuses_connections,
+    run_refused,
+    trackstore_server,
+)
 from tests.server.conftest import Api
 from trackstore.entities import Metric
 from trackstore.store.base import AbstractStore
@@ -49,7 +55,7 @@ def _close(store: AbstractStore) -> None:
     dispose_engines()
 
 
-def _wait_for_workers(server: TrackstoreServer, workers: int) -> None:
+def _wait_for_workers(server: ServerProcess, workers: int) -> None:
     """Wait until each of the server's worker processes has started serving."""
     server.wait_for_log("Application startup complete", workers)
 
@@ -67,7 +73,7 @@ def test_serves_the_configured_store_with_two_workers(where: str, tmp_path: Path
         args += ["--backend-store-uri", db_uri]
     elif where == "environment":
         env["MLFLOW_BACKEND_STORE_URI"] = db_uri
-    with TrackstoreServer(args, cwd=tmp_path, env=env) as server:
+    with trackstore_server(args, cwd=tmp_path, env=env) as server:
         _wait_for_workers(server, 2)
         api = Api(server.url)
         status, _, raw = api.request("GET", "/health")
@@ -129,8 +135,8 @@ def big_history(tmp_path_factory: pytest.TempPathFactory) -> History:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_lets_the_request_in_flight_finish(workers: int, big_history: History,
                                                    tmp_path: Path) -> None:
-    server = TrackstoreServer(["--backend-store-uri", big_history.uri,
-                               "--workers", str(workers)], cwd=tmp_path)
+    server = trackstore_server(["--backend-store-uri", big_history.uri,
+                                "--workers", str(workers)], cwd=tmp_path)
     with server:
         api = Api(server.url)
         api.conn.request("GET", "/api/2.0/mlflow/metrics/get-history?"
@@ -220,10 +226,10 @@ def _requests(api: Api) -> list[tuple[str, str, int]]:
 @pytest.mark.slow
 def test_each_request_is_logged_unless_no_access_log(tmp_path: Path) -> None:
     # Started together, so that their start-up times overlap.
-    logged = TrackstoreServer(["--backend-store-uri", f"sqlite:///{tmp_path / 'logged.db'}",
-                               "--workers", "1"], cwd=tmp_path)
-    quiet = TrackstoreServer(["--backend-store-uri", f"sqlite:///{tmp_path / 'quiet.db'}",
-                              "--workers", "1", "--no-access-log"], cwd=tmp_path)
+    logged = trackstore_server(["--backend-store-uri", f"sqlite:///{tmp_path / 'logged.db'}",
+                                "--workers", "1"], cwd=tmp_path)
+    quiet = trackstore_server(["--backend-store-uri", f"sqlite:///{tmp_path / 'quiet.db'}",
+                               "--workers", "1", "--no-access-log"], cwd=tmp_path)
     with logged, quiet:
         for server in (logged, quiet):
             api = Api(server.url)
@@ -268,13 +274,13 @@ def _write_auth_file(path: Path, mode: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackstoreServer]:
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server requiring Basic or bearer authentication (one per module: it starts slowly)."""
     root = tmp_path_factory.mktemp("auth")
     auth_file = _write_auth_file(root / "auth.ini", 0o600)
-    with TrackstoreServer(["--backend-store-uri", f"sqlite:///{root / 'auth.db'}",
-                           "--workers", "1", "--auth", "basic", "--auth", "token",
-                           "--auth-file", str(auth_file)], cwd=root) as server:
+    with trackstore_server(["--backend-store-uri", f"sqlite:///{root / 'auth.db'}",
+                            "--workers", "1", "--auth", "basic", "--auth", "token",
+                            "--auth-file", str(auth_file)], cwd=root) as server:
         yield server
 
 
@@ -289,7 +295,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trackstore
     {"Authorization": TOKEN},
 ], ids=["none", "wrong-password", "unknown-user", "empty-password", "malformed", "wrong-token",
         "password-as-token", "no-scheme"])
-def test_auth_refuses_missing_or_wrong_credentials(auth_server: TrackstoreServer,
+def test_auth_refuses_missing_or_wrong_credentials(auth_server: ServerProcess,
                                                    headers: dict[str, str]) -> None:
     api = Api(auth_server.url)
     name = f"refused-{len(headers)}-{next(iter(headers.values()), '')[-6:]}"
@@ -307,7 +313,7 @@ def test_auth_refuses_missing_or_wrong_credentials(auth_server: TrackstoreServer
     api.conn.close()
 
 
-def test_auth_accepts_basic_and_bearer_credentials(auth_server: TrackstoreServer) -> None:
+def test_auth_accepts_basic_and_bearer_credentials(auth_server: ServerProcess) -> None:
     api = Api(auth_server.url)
     status, created = api.post("/experiments/create", {"name": "with-basic"},
                                headers=_basic(USER, PASSWORD))
@@ -321,7 +327,7 @@ def test_auth_accepts_basic_and_bearer_credentials(auth_server: TrackstoreServer
     api.conn.close()
 
 
-def test_auth_leaves_health_open(auth_server: TrackstoreServer) -> None:
+def test_auth_leaves_health_open(auth_server: ServerProcess) -> None:
     api = Api(auth_server.url)
     status, _, raw = api.request("GET", "/health")
     assert (status, raw) == (200, b"OK")
@@ -414,8 +420,8 @@ def _expected(runs: list[str], shared: str) -> dict[tuple[str, str], list[tuple[
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_concurrent_writers_through_two_workers(kind: str, tmp_path: Path) -> None:
     with fresh_database(kind, tmp_path) as uri:
-        with TrackstoreServer(["--backend-store-uri", uri, "--workers", "2"],
-                              cwd=tmp_path) as server:
+        with trackstore_server(["--backend-store-uri", uri, "--workers", "2"],
+                               cwd=tmp_path) as server:
             _wait_for_workers(server, 2)
             api = Api(server.url)
             experiment_id = api.ok("/experiments/create", {"name": "busy"})["experiment_id"]
@@ -490,7 +496,7 @@ def _require_mlflow() -> None:
 
 
 @pytest.fixture(scope="module")
-def mlflow_results(auth_server: TrackstoreServer,
+def mlflow_results(auth_server: ServerProcess,
                    tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """What the mlflow client did against the auth server, per credentials (run at once)."""
     _require_mlflow()
@@ -516,7 +522,7 @@ def mlflow_results(auth_server: TrackstoreServer,
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["basic", "token"])
 def test_mlflow_client_with_credentials(case: str, mlflow_results: dict[str, dict[str, Any]],
-                                        auth_server: TrackstoreServer) -> None:
+                                        auth_server: ServerProcess) -> None:
     result = mlflow_results[case]
     assert result["ok"], result
     assert result["status"] == "FINISHED"
