@@ -409,6 +409,15 @@ TRACKING: list[tuple[tuple[str, ...], str, Handler]] = [
 ]
 
 
+#: The reads whose cost grows with what is stored: they run on the application's threads, so
+#: that a long one never holds up the worker's other connections. Every other handler is a
+#: bounded piece of work (one run, one batch) and runs on the event loop itself, as in a sync
+#: worker: handing it to a thread and back cost about 200 µs of CPU per request (GIL and
+#: wake-ups), a third of a ``log-metric`` request.
+SCANS: tuple[Handler, ...] = (search_experiments, search_runs, get_metric_history,
+                              get_metric_history_bulk_interval, get_metric_history_bulk)
+
+
 def routes() -> dict[str, dict[str, Handler]]:
     """Every path the server answers, each with its methods (``/health`` etc. are the app's)."""
     table: dict[str, dict[str, Handler]] = {}
