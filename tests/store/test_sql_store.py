@@ -463,6 +463,28 @@ def test_sqlite_forked_child_writes_on_a_connection_of_its_own(tmp_path: Path) -
     dispose_engines()
 
 
+def test_sqlite_close_closes_every_threads_writer(tmp_path: Path) -> None:
+    """close() leaves no connection behind (SQLite removes the -wal file with the last one),
+    and the store still writes afterwards, on a new writer."""
+    uri = f"sqlite:///{tmp_path}/closing.db"
+    store = SqlStore(uri)
+    rid = new_run(store)
+    threads = [threading.Thread(target=store.log_param, args=(rid, Param(f"p{i}", "v")))
+               for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store._writers) == 4  # this thread's and three others'
+    store.close()
+    dispose_engines()
+    assert not (tmp_path / "closing.db-wal").exists()
+    store.log_param(rid, Param("after", "close"))
+    assert set(store.get_run(rid).data.params) == {"p0", "p1", "p2", "after"}
+    store.close()
+    dispose_engines()
+
+
 def test_sqlite_writers_queue_on_the_write_gate(tmp_path: Path) -> None:
     """Writers wait on ``<db>.trackstore-lock`` (woken at once), not in SQLite's sleep-poll."""
     import fcntl

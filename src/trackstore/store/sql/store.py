@@ -158,6 +158,8 @@ class SqlStore(AbstractStore):
         self._run_keys: dict[str, int] = {}
         self._lock = threading.Lock()
         self._local = threading.local()  # SQLite: each thread's writer (see _sqlite_write)
+        self._writers: list[tuple[int, Any]] = []  # (pid, writer) of every thread, for close()
+        self._generation = 0  # bumped by close(): a thread's older writer is not used again
         from .migrate import ensure_schema
 
         ensure_schema(self.engine)
@@ -208,10 +210,13 @@ class SqlStore(AbstractStore):
         """
         local = self._local
         dbapi: Any = getattr(local, "writer", None)
-        if dbapi is None or local.pid != os.getpid():
+        if dbapi is None or local.pid != os.getpid() or local.generation != self._generation:
             fairy = self.engine.raw_connection()
             fairy.detach()  # the pool forgets it (and may open another in its place)
             dbapi = local.writer = fairy.dbapi_connection
+            local.generation = self._generation
+            with self._lock:
+                self._writers.append((os.getpid(), dbapi))
             if getattr(local, "pid", None) != os.getpid():
                 # A forked child must not lock its parent's open file description.
                 local.gate = self._open_write_gate()
@@ -1046,7 +1051,18 @@ class SqlStore(AbstractStore):
                             (row.experiment_id,))
 
     def close(self) -> None:
-        """Nothing to release: the engine is shared by every store of this URI."""
+        """Close the SQLite writer connections of every thread (the engine, shared by every
+        store of this URI, stays): the database's ``-wal`` file goes with the last one.
+
+        Call it when no thread is writing through this store; a later write opens a new
+        writer.
+        """
+        with self._lock:
+            writers, self._writers = self._writers, []
+            self._generation += 1
+        for pid, dbapi in writers:
+            if pid == os.getpid():  # never a parent's, inherited through fork
+                dbapi.close()
 
 
 def _raw_db_error(exc: BaseException) -> TrackstoreError:
