@@ -5,9 +5,9 @@
 Takes, for each benchmark module, the newest saved run that has it (so a run of one module
 updates its sections and keeps the others'), or the given ``--json FILE`` s (the first to
 have a module wins). Store benchmarks are paired by name with the ``lib`` parameter dropped
-(``[trackstore]`` vs ``[mlflow]``, ``[sqlite-trackstore]`` vs ``[sqlite-mlflow]``); twin
-benchmarks by the ``impl`` parameter (``[c]`` vs ``[py]``). Ratios are of medians: the machine
-is shared and noisy.
+(``[trackstore]`` vs ``[mlflow]``, ``[sqlite-trackstore]`` vs ``[sqlite-mlflow]``; in the
+server benchmarks the parameter names the server); twin benchmarks by the ``impl`` parameter
+(``[c]`` vs ``[py]``). Ratios are of medians: the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -88,7 +88,14 @@ SQL_BASELINE_OF = {
     # the same durability as MLflow's SQLite: an fsync per commit
     "test_log_metric_one_point_per_call_fsync": "test_log_metric_one_point_per_call[sqlite]",
 }
-STORE_MODULES = ("bench_file_store", "bench_sql_store")
+# Through the server (design §6), by name with the server dropped: ratios of throughput with
+# the same concurrent load on both (a timed call is a round of requests).
+SERVER_TARGETS: dict[str, tuple[str, Check]] = {
+    f"test_{op}[{dialect}]": (f"≥ {times}× MLflow", ratio_at_least(times))
+    for op, times in (("log_metric_calls", 10), ("log_batch_1000_points", 20))
+    for dialect in ("sqlite", "postgresql")
+}
+STORE_MODULES = ("bench_file_store", "bench_sql_store", "bench_server")
 #: ``test_floor_<op>[<dialect>]``: the database alone doing the writes of ``test_<op>[<dialect>]``.
 FLOOR_PREFIX = "test_floor_"
 
@@ -242,6 +249,23 @@ def floor_table(benchmarks: list[dict[str, Any]], sql_rows: list[Row]) -> list[s
     return lines if len(lines) > 2 else []
 
 
+def latency_table(benchmarks: list[dict[str, Any]]) -> list[str]:
+    """Server benchmarks: the requests' latency (median, p99, max) on each server."""
+    found: dict[str, dict[str, str]] = {}
+    for b in benchmarks:
+        info = b.get("extra_info") or {}
+        if _module(b) != "bench_server" or "latency_ms_median" not in info:
+            continue
+        name, lib = _strip_param(b["name"], ("trackstore", "mlflow"))
+        found.setdefault(name, {})[lib or "trackstore"] = " / ".join(
+            _time(info[f"latency_ms_{stat}"] / 1e3) for stat in ("median", "p99", "max"))
+    lines = ["| benchmark | trackstore: median / p99 / max | MLflow: median / p99 / max |",
+             "|---|---|---|"]
+    lines += [f"| `{name}` | {row.get('trackstore', '—')} | {row.get('mlflow', '—')} |"
+              for name, row in sorted(found.items())]
+    return lines if len(lines) > 2 else []
+
+
 def render(data: dict[str, Any], command: str) -> str:
     sources = data.get("sources") or [{}]
     machine = sources[0].get("machine_info") or {}
@@ -282,6 +306,17 @@ def render(data: dict[str, Any], command: str) -> str:
                   "`metrics` table, in the same run. MLflow ÷ floor is the most any library could",
                   "reach here with this schema (its dedup key included).", "",
                   *floors]
+    server_rows = store_rows(benchmarks, "bench_server", {})
+    if server_rows:
+        lines += ["", "## Through the server (`trackstore server` vs `mlflow server`)", "",
+                  "Both servers with 2 workers, each on a fresh database of its own, in the same",
+                  "run; `test_log_*`: 4 client processes logging at once, a timed call is a round",
+                  "of their requests (see `bench_server.py`); `test_mlflow_client_*`: the `mlflow`",
+                  "client, one process, one call at a time.", "",
+                  *_store_table(server_rows, SERVER_TARGETS)]
+        latencies = latency_table(benchmarks)
+        if latencies:
+            lines += ["", "Latency of the requests of the concurrent clients:", "", *latencies]
     twins = twin_rows(benchmarks)
     if twins:
         baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})

@@ -59,3 +59,45 @@ def test_no_floor_no_floor_table(report: ModuleType) -> None:
     text = report.render({"benchmarks": runs, "sources": []}, "tox -e bench")
     assert "floors" not in text
     assert "test_log_batch_1000_points[sqlite]" in text
+
+
+def server_bench(name: str, median: float, points: int,
+                 latency: tuple[float, float, float] | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {"points_per_call": points}
+    if latency:
+        info.update(zip(("latency_ms_median", "latency_ms_p99", "latency_ms_max"), latency,
+                        strict=True))
+    return {"name": name, "fullname": f"benches/bench_server.py::{name}",
+            "stats": {"median": median}, "extra_info": info}
+
+
+SERVER_RUN = [
+    # a round of 4 clients x 50 log-metric calls, on each server
+    server_bench("test_log_metric_calls[sqlite-trackstore]", 0.1, 200, (1.5, 12.0, 40.0)),
+    server_bench("test_log_metric_calls[sqlite-mlflow]", 2.0, 200, (90.0, 600.0, 1900.0)),
+    # a round of 4 clients x 2 batches of 1000 points
+    server_bench("test_log_batch_1000_points[postgresql-trackstore]", 0.08, 8000,
+                 (30.0, 140.0, 180.0)),
+    server_bench("test_log_batch_1000_points[postgresql-mlflow]", 1.2, 8000,
+                 (600.0, 2000.0, 2200.0)),
+    server_bench("test_mlflow_client_log_metric[sqlite-trackstore]", 0.005, 1),
+    server_bench("test_mlflow_client_log_metric[sqlite-mlflow]", 0.012, 1),
+]
+
+
+def test_server_benchmarks_pair_by_server(report: ModuleType) -> None:
+    text = report.render({"benchmarks": [*SERVER_RUN, *SQL_RUN], "sources": []}, "tox -e bench")
+    sql, server = text.split("## Through the server")
+    assert "bench_server" not in sql and "test_log_metric_calls" not in sql
+    assert "Compiled twins" not in text  # not twins of a compiled topic either
+    # trackstore vs MLflow on the same kind of database: the ratio and the throughput of ours
+    assert "| `test_log_metric_calls[sqlite]` | 100 ms | 2 s | 20× | 2.0 k/s | ≥ 10× MLflow | " \
+           "yes |" in server
+    assert "| `test_log_batch_1000_points[postgresql]` | 80 ms | 1.2 s | 15× | 100.0 k/s | " \
+           "≥ 20× MLflow | **no** |" in server
+    assert "| `test_mlflow_client_log_metric[sqlite]` | 5 ms | 12 ms | 2.40× | 0.2 k/s |  |  |" \
+        in server
+    # the latency of the concurrent clients' requests, both servers side by side
+    assert "| `test_log_metric_calls[sqlite]` | 1.5 ms / 12 ms / 40 ms | " \
+           "90 ms / 600 ms / 1.9 s |" in server
+    assert "test_mlflow_client_log_metric" not in server.split("Latency of the requests")[1]
