@@ -88,3 +88,22 @@ def test_run_round_trip() -> None:
                                          "step": 3}]
     assert "params" not in shape["data"] and "schema" not in \
         shape["inputs"]["dataset_inputs"][0]["dataset"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(json_values)
+def test_loads_reads_what_python_reads(value: Any) -> None:
+    text = json.dumps(value)
+    assert wire.loads(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"v": NaN}', '{"v": -Infinity}', '"\\ud800"',
+                                  '{"a": 1, "a": 2}', '{"v": 18446744073709551615}'])
+def test_loads_accepts_what_orjson_refuses(text: str) -> None:
+    got, expected = wire.loads(text.encode()), json.loads(text)
+    assert repr(got) == repr(expected)

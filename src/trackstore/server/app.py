@@ -385,9 +385,9 @@ def _parse_json(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = wire.loads(body)
         if isinstance(data, str):  # legacy clients double-encode the body
-            data = json.loads(data)
+            data = wire.loads(data)
     except ValueError as exc:
         raise TrackstoreError(f"Malformed JSON request body: {exc}", MALFORMED_REQUEST) from None
     if not isinstance(data, dict):

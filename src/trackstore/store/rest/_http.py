@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import email.utils
 import http.client
-import json
 import math
 import os
 import random
@@ -50,7 +49,7 @@ from ...exceptions import (
     UNAUTHENTICATED,
     TrackstoreError,
 )
-from ...wire import dumps
+from ...wire import dumps, loads
 
 USER_AGENT = f"trackstore/{__version__}"
 
@@ -551,7 +550,7 @@ def error_code_for_status(status: int) -> str:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(body)
+        value = loads(body)
     except ValueError:  # also UnicodeDecodeError
         return None
     return value if isinstance(value, dict) else None
