@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import wire
 from .._version import __version__
-from ..entities import ExperimentTag, Metric, Param, RunTag
+from ..entities import ExperimentTag, LoggedModelInput, Metric, Param, RunTag
 from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackstoreError
 from ..store.base import SEARCH_MAX_RESULTS_DEFAULT, AbstractStore
 from ..validation import SEARCH_MAX_RESULTS_THRESHOLD
@@ -304,8 +304,6 @@ def log_inputs(store: AbstractStore, args: Args) -> Result:
     run_id = required(args, "run_id")
     datasets = [wire.dataset_input_from_json(d, f"datasets[{i}]")
                 for i, d in enumerate(args.many("datasets"))]
-    from ..entities import LoggedModelInput
-
     models = []
     for i, m in enumerate(args.many("models")):
         model_id = m.get("model_id") if isinstance(m, dict) else None
