@@ -75,6 +75,18 @@ class TrackstoreError(Exception):
         return (type(self), (self.message, self.error_code))
 
 
+_UNAVAILABLE = frozenset({"OperationalError", "DisconnectionError", "TimeoutError"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether *exc* says the database is down, locked or unreachable (retrying may help).
+
+    SQLAlchemy's errors and every DBAPI driver's (sqlite3, psycopg2, PyMySQL) share these
+    class names, so no driver needs importing to tell.
+    """
+    return any(cls.__name__ in _UNAVAILABLE for cls in type(exc).__mro__)
+
+
 class MalformedYamlError(TrackstoreError):
     """A ``meta.yaml`` document that cannot be loaded.
 

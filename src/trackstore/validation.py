@@ -63,6 +63,23 @@ def missing_value(path: str) -> str:
     return f"Missing value for required parameter '{path}'."
 
 
+#: The tail MLflow's request-schema checks put on their messages; kept so that errors read
+#: the same from trackstore as from an MLflow server.
+API_DOCS_HINT = " See the API docs for more information about request parameters."
+
+
+def missing_parameter(path: str) -> TrackstoreError:
+    """A required request parameter that is absent, null or empty (MLflow's message)."""
+    return TrackstoreError(missing_value(path) + API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+
+
+def wrong_type(path: str, value: Any, expected: str) -> TrackstoreError:
+    """A request parameter of the wrong JSON type."""
+    return TrackstoreError(invalid_value(path, value) + f" Hint: Value was of type "
+                           f"'{type(value).__name__}', expected {expected}.",
+                           INVALID_PARAMETER_VALUE)
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 

@@ -33,7 +33,7 @@ from .entities import (
     RunTag,
     ViewType,
 )
-from .exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+from .validation import missing_parameter, wrong_type
 
 try:
     import orjson as _orjson
@@ -81,26 +81,19 @@ def out(value: float) -> float | str:
 
 # -- readers of request / response fields --------------------------------------------------------
 
-def _bad(field: str, value: Any, expected: str) -> TrackstoreError:
-    shown = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return TrackstoreError(
-        f"Invalid value {shown} for parameter '{field}' supplied. Hint: Value was of type "
-        f"'{type(value).__name__}', expected {expected}.", INVALID_PARAMETER_VALUE)
-
-
 def int64(value: Any, field: str) -> int:
     """An int64 field: a JSON integer, or a decimal string (proto3 JSON)."""
     if type(value) is int:
         if -(1 << 63) <= value < (1 << 63):
             return value
-        raise _bad(field, value, "a 64-bit integer")
+        raise wrong_type(field, value, "a 64-bit integer")
     if isinstance(value, str):
         stripped = value.strip()
         if stripped.lstrip("-").isdigit() and stripped.isascii():
             return int64(int(stripped), field)
     if isinstance(value, float) and value.is_integer():
         return int64(int(value), field)
-    raise _bad(field, value, "an integer")
+    raise wrong_type(field, value, "an integer")
 
 
 def double(value: Any, field: str) -> float:
@@ -121,14 +114,14 @@ def double(value: Any, field: str) -> float:
         else:
             if not math.isnan(parsed):
                 return parsed
-    raise _bad(field, value, "a number")
+    raise wrong_type(field, value, "a number")
 
 
 def text(value: Any, field: str) -> str:
     """A string field; JSON numbers and booleans are refused, as protobuf refuses them."""
     if isinstance(value, str):
         return value
-    raise _bad(field, value, "a string")
+    raise wrong_type(field, value, "a string")
 
 
 def run_status(value: Any, field: str = "status") -> int:
@@ -140,7 +133,7 @@ def run_status(value: Any, field: str = "status") -> int:
             pass
     elif type(value) is int and value in RunStatus.all_status():
         return value
-    raise _bad(field, value, "one of " + ", ".join(
+    raise wrong_type(field, value, "one of " + ", ".join(
         RunStatus.to_string(s) for s in RunStatus.all_status()))
 
 
@@ -156,7 +149,7 @@ def run_view_type(value: Any, field: str) -> int:
         return value
     if isinstance(value, str) and value.isdigit() and int(value) in _VIEW_NAMES.values():
         return int(value)
-    raise _bad(field, value, "ACTIVE_ONLY, DELETED_ONLY or ALL")
+    raise wrong_type(field, value, "ACTIVE_ONLY, DELETED_ONLY or ALL")
 
 
 def _items(value: Any, field: str) -> list[Any]:
@@ -164,13 +157,13 @@ def _items(value: Any, field: str) -> list[Any]:
         return []
     if isinstance(value, list):
         return value
-    raise _bad(field, value, "an array")
+    raise wrong_type(field, value, "an array")
 
 
 def _obj(value: Any, field: str) -> Mapping[str, Any]:
     if isinstance(value, dict):
         return value
-    raise _bad(field, value, "an object")
+    raise wrong_type(field, value, "an object")
 
 
 def _opt_text(d: Mapping[str, Any], name: str, field: str) -> str | None:
@@ -272,9 +265,7 @@ def metric_from_json(d: Any, field: str = "metric") -> Metric:
     entry = _obj(d, field)
     for name in ("key", "value", "timestamp"):
         if entry.get(name) is None or entry.get(name) == "":
-            raise TrackstoreError(
-                f"Missing value for required parameter '{field}.{name}'. See the API docs for "
-                "more information about request parameters.", INVALID_PARAMETER_VALUE)
+            raise missing_parameter(f"{field}.{name}")
     step = entry.get("step")
     return Metric(
         text(entry["key"], f"{field}.key"), double(entry["value"], f"{field}.value"),

@@ -38,6 +38,7 @@ from ..exceptions import (
     TEMPORARILY_UNAVAILABLE,
     UNAUTHENTICATED,
     TrackstoreError,
+    database_unavailable,
 )
 from ..store.base import AbstractStore
 from .auth import Authenticator
@@ -127,13 +128,6 @@ class _ClientGone(Exception):
     """The client disconnected before its request was read."""
 
 
-def _error_body(error: TrackstoreError) -> bytes:
-    return json.dumps({"error_code": error.error_code, "message": error.message}).encode()
-
-
-_UNAVAILABLE = frozenset({"OperationalError", "DisconnectionError", "TimeoutError"})
-
-
 def classify(exc: BaseException) -> TrackstoreError:
     """The error a client sees for *exc*: ours as they are, the database's as MLflow maps them.
 
@@ -142,8 +136,7 @@ def classify(exc: BaseException) -> TrackstoreError:
     """
     if isinstance(exc, TrackstoreError):
         return exc
-    # SQLAlchemy's and every DBAPI driver's (sqlite3, psycopg2, PyMySQL) share these names.
-    if any(cls.__name__ in _UNAVAILABLE for cls in type(exc).__mro__):
+    if database_unavailable(exc):
         return TrackstoreError(f"The database is temporarily unavailable: {type(exc).__name__}",
                                TEMPORARILY_UNAVAILABLE)
     return TrackstoreError("Internal server error; the server's log has the details.",
@@ -353,7 +346,7 @@ class TrackingApp:
 
     async def _error(self, send: Send, error: TrackstoreError, status: int,
                      extra: list[tuple[bytes, bytes]] | None = None) -> int:
-        return await self._json(send, _error_body(error), status, extra)
+        return await self._json(send, error.serialize_as_json().encode(), status, extra)
 
     async def _stream(self, send: Send, chunks: Iterator[bytes], method: str,
                       path: str) -> int:

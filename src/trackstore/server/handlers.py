@@ -21,7 +21,12 @@ from .._version import __version__
 from ..entities import ExperimentTag, LoggedModelInput, Metric, Param, RunTag
 from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackstoreError
 from ..store.base import SEARCH_MAX_RESULTS_DEFAULT, AbstractStore
-from ..validation import SEARCH_MAX_RESULTS_THRESHOLD
+from ..validation import (
+    API_DOCS_HINT,
+    SEARCH_MAX_RESULTS_THRESHOLD,
+    missing_parameter,
+    wrong_type,
+)
 
 #: Page size of history reads the caller did not bound, and the cap on a bounded one: the
 #: MLflow client pages with 25,000 (``GET_METRIC_HISTORY_MAX_RESULTS``) and follows tokens.
@@ -59,26 +64,17 @@ class Args:
             return []
         if isinstance(value, list):
             return value
-        raise TrackstoreError(
-            f"Invalid value {json.dumps(value, default=str)} for parameter '{name}' supplied. "
-            "Hint: Value was of type "
-            f"'{type(value).__name__}', expected an array. See the API docs for more "
-            "information about request parameters.", INVALID_PARAMETER_VALUE)
+        error = wrong_type(name, value, "an array")
+        raise TrackstoreError(error.message + API_DOCS_HINT, error.error_code)
 
     def __contains__(self, name: str) -> bool:
         return self.get(name) is not None
 
 
-def _missing(name: str) -> TrackstoreError:
-    return TrackstoreError(
-        f"Missing value for required parameter '{name}'. See the API docs for more information "
-        "about request parameters.", INVALID_PARAMETER_VALUE)
-
-
 def required(args: Args, name: str, read: Callable[[Any, str], Any] = wire.text) -> Any:
     value = args.get(name)
     if value is None or value == "":
-        raise _missing(name)
+        raise missing_parameter(name)
     return read(value, name)
 
 
@@ -96,7 +92,7 @@ def _run_id(args: Args) -> str:
     if value is None or value == "":
         value = args.get("run_uuid")
     if value is None or value == "":
-        raise _missing("run_id")
+        raise missing_parameter("run_id")
     return wire.text(value, "run_id")
 
 
@@ -237,7 +233,7 @@ def log_metric(store: AbstractStore, args: Args) -> Result:
     run_id = _run_id(args)
     for name in ("key", "value", "timestamp"):
         if args.get(name) is None or args.get(name) == "":
-            raise _missing(name)
+            raise missing_parameter(name)
     store.log_metric(run_id, Metric(
         wire.text(args.get("key"), "key"), wire.double(args.get("value"), "value"),
         wire.int64(args.get("timestamp"), "timestamp"), optional(args, "step", wire.int64, 0),
@@ -277,7 +273,7 @@ def _keyed(args: Args, name: str) -> list[tuple[str, str]]:
     pairs = wire.tags_from_json(args.many(name), name)
     for i, (key, _) in enumerate(pairs):
         if not key:
-            raise _missing(f"{name}[{i}].key")
+            raise missing_parameter(f"{name}[{i}].key")
     return pairs
 
 
@@ -336,9 +332,8 @@ def _stream_history(store: AbstractStore, run_id: str, key: str, page: Any) -> I
         return
     opener = b'{"metrics":['
     while True:
-        chunk = ",".join(json.dumps(wire.metric_to_json(m), separators=(",", ":"),
-                                    ensure_ascii=False, allow_nan=False) for m in page)
-        yield opener + chunk.encode()
+        # The page as a JSON array, without its brackets: one encoder call a page.
+        yield opener + wire.dumps([wire.metric_to_json(m) for m in page])[1:-1]
         opener = b","
         if not page.token:
             break

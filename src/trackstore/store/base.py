@@ -34,9 +34,10 @@ from ..entities import (
 )
 from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackstoreError
 from ..validation import (
+    API_DOCS_HINT,
     SEARCH_MAX_RESULTS_THRESHOLD,
     invalid_value,
-    missing_value,
+    missing_parameter,
     validate_artifact_location,
     validate_batch,
     validate_dataset_input,
@@ -61,9 +62,6 @@ HISTORY_BULK_INTERVAL_MAX_RESULTS = 2500
 #: ... and at most this many points in all from ``get_metric_history_bulk`` (a larger
 #: ``max_results`` is lowered to it, not refused).
 HISTORY_BULK_MAX_RESULTS = 25000
-#: The tail MLflow's request-schema checks put on their messages; kept so that errors read
-#: the same from trackstore as from an MLflow server.
-_API_DOCS_HINT = " See the API docs for more information about request parameters."
 #: How many points of the runs' columns ``get_metric_history_bulk_interval`` keeps between
 #: its two passes (~24 MB); the histories of runs beyond it are read again instead.
 _RETAINED_POINTS = 1_000_000
@@ -329,8 +327,7 @@ class AbstractStore(abc.ABC):
         """
         ids = _history_bulk_interval_run_ids(run_ids)
         if metric_key is None or metric_key == "":
-            raise TrackstoreError(missing_value("metric_key") + _API_DOCS_HINT,
-                                  INVALID_PARAMETER_VALUE)
+            raise missing_parameter("metric_key")
         if max_results is None:
             max_results = HISTORY_BULK_INTERVAL_MAX_RESULTS
         for name, value in (("start_step", start_step), ("end_step", end_step),
@@ -338,12 +335,12 @@ class AbstractStore(abc.ABC):
             if value is not None and not _is_int(value):
                 raise TrackstoreError(
                     invalid_value(name, value, f" Hint: Value was of type "
-                                               f"'{type(value).__name__}'.") + _API_DOCS_HINT,
+                                               f"'{type(value).__name__}'.") + API_DOCS_HINT,
                     INVALID_PARAMETER_VALUE)
         if not 1 <= max_results <= HISTORY_BULK_INTERVAL_MAX_RESULTS:
             raise TrackstoreError(
                 f"max_results must be between 1 and {HISTORY_BULK_INTERVAL_MAX_RESULTS}."
-                + _API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+                + API_DOCS_HINT, INVALID_PARAMETER_VALUE)
         if start_step is None or end_step is None:
             if start_step is not None or end_step is not None:
                 raise TrackstoreError("If either start step or end step are specified, both "
@@ -502,11 +499,11 @@ def _history_bulk_interval_run_ids(run_ids: Sequence[str] | None) -> list[str]:
     """The run ids of a bulk-interval read, with the checks and messages of MLflow's server."""
     ids = [run_ids] if isinstance(run_ids, str) else list(run_ids or ())
     if not ids:
-        raise TrackstoreError(missing_value("run_ids") + _API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+        raise missing_parameter("run_ids")
     if len(ids) > HISTORY_BULK_MAX_RUNS:
         raise TrackstoreError(
             f"GetMetricHistoryBulkInterval request must specify at most {HISTORY_BULK_MAX_RUNS}"
-            f" run_ids. Received {len(ids)} run_ids." + _API_DOCS_HINT, INVALID_PARAMETER_VALUE)
+            f" run_ids. Received {len(ids)} run_ids." + API_DOCS_HINT, INVALID_PARAMETER_VALUE)
     return ids
 
 

@@ -73,6 +73,7 @@ from ...exceptions import (
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
     TrackstoreError,
+    database_unavailable,
 )
 from ...search import (
     create_page_token,
@@ -1069,6 +1070,6 @@ def _raw_db_error(exc: BaseException) -> TrackstoreError:
     """A driver's error as a TrackstoreError: ``OperationalError`` (the database is down,
     locked past the busy timeout, or lost the connection) is ``TEMPORARILY_UNAVAILABLE``, as
     in MLflow, so that clients retry; anything else is an ``INTERNAL_ERROR``."""
-    if any(cls.__name__ == "OperationalError" for cls in type(exc).__mro__):
+    if database_unavailable(exc):
         return TrackstoreError(f"Database unavailable: {exc}", TEMPORARILY_UNAVAILABLE)
     return TrackstoreError(f"Database error: {exc}", "INTERNAL_ERROR")
