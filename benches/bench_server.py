@@ -21,7 +21,7 @@ processes (``TRACKSTORE_BENCH_CLIENTS``), each with one kept-alive connection, e
 into a run of its own (four training jobs logging at once); a timed round is every client
 sending its requests one after the other (50 ``log-metric`` calls, or 2 ``log-batch`` calls
 of 1000 points), and ends when the last answer is in. Both servers get the same rounds and
-the same client code (:class:`_servers.Connection`: ``http.client`` with ``TCP_NODELAY``,
+the same client code (:class:`_servers.Connection`: a lean HTTP/1.1 client, ``TCP_NODELAY``,
 each request's line, headers and JSON body in one ``send()``; the bodies are encoded before
 the round starts). Processes, not threads: against a trivial 2-process HTTP server on this
 machine, 4 client threads reached 5-6k requests/s (they share one GIL) and 4 processes

@@ -47,6 +47,7 @@ __all__ = [
     "format_batch",
     "format_line",
     "format_lines",
+    "from_json_plain",
     "latest",
     "parse",
 ]
@@ -881,6 +882,78 @@ def count_plain(metrics, known_keys):
             break
         count += 1
     return count
+
+
+cdef object _Metric = None
+
+
+def from_json_plain(list items, Py_ssize_t start, list out):
+    """Plain decoded JSON metric entries as ``Metric`` objects (see the pure twin).
+
+    Each object is made without running ``Metric.__init__`` (a Python call per point): its
+    slots are set directly, the four optional ones to ``None``.
+    """
+    global _Metric
+    if _Metric is None:
+        from trackstore.entities import Metric
+        _Metric = Metric
+    cdef object new = _Metric.__new__
+    cdef object cls = _Metric
+    cdef Py_ssize_t i = start
+    cdef Py_ssize_t n
+    cdef int overflow = 0
+    cdef dict entry
+    cdef object key, value, ts, step, m
+    if i < 0:
+        i = 0
+    while i < len(items):
+        obj = items[i]
+        if type(obj) is not dict:
+            break
+        entry = <dict>obj
+        n = len(entry)
+        if n < 3 or n > 4:
+            break
+        key = entry.get("key")
+        value = entry.get("value")
+        ts = entry.get("timestamp")
+        step = entry.get("step")
+        if step is None:
+            if n != 3:
+                break
+            step = 0
+        elif n != 4:
+            break
+        if not (type(key) is str and len(<str>key) > 0 and PyLong_CheckExact(ts)
+                and PyLong_CheckExact(step)):
+            break
+        if PyFloat_CheckExact(value):
+            pass
+        elif PyLong_CheckExact(value):
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond the doubles
+                break
+        else:
+            break
+        PyLong_AsLongLongAndOverflow(ts, &overflow)
+        if overflow:
+            break
+        PyLong_AsLongLongAndOverflow(step, &overflow)
+        if overflow:
+            break
+        m = new(cls)
+        m.key = key
+        m.value = value
+        m.timestamp = ts
+        m.step = step
+        m.model_id = None
+        m.dataset_name = None
+        m.dataset_digest = None
+        m.run_id = None
+        out.append(m)
+        i += 1
+    return i
 
 
 cdef inline int bytearray_append(bytearray target, const char *data, Py_ssize_t n) except -1:

@@ -14,7 +14,9 @@ the compiled twin :mod:`trackstore._metrics_c` gives identical results and error
 ``format_batch(metrics) -> dict[str, bytes]``
     the lines of many ``Metric`` objects, grouped by key;
 ``count_plain(metrics, known_keys) -> int``
-    how many leading metrics need no more validation than a type check.
+    how many leading metrics need no more validation than a type check;
+``from_json_plain(items, start, out) -> int``
+    decoded JSON metric entries as ``Metric`` objects, up to the first one not plain.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
         format_batch,
         format_line,
         format_lines,
+        from_json_plain,
         latest,
         parse,
     )
@@ -41,6 +44,7 @@ else:
     format_lines = _impl.format_lines
     format_batch = _impl.format_batch
     count_plain = _impl.count_plain
+    from_json_plain = _impl.from_json_plain
     IMPL = _impl.__name__
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "format_batch",
     "format_line",
     "format_lines",
+    "from_json_plain",
     "latest",
     "parse",
 ]

@@ -79,6 +79,7 @@ __all__ = [
     "format_batch",
     "format_line",
     "format_lines",
+    "from_json_plain",
     "latest",
     "parse",
 ]
@@ -379,6 +380,45 @@ def count_plain(metrics: Sequence[Any], known_keys: Container[str]) -> int:
             break
         count += 1
     return count
+
+
+def from_json_plain(items: list[Any], start: int, out: list[Any]) -> int:
+    """Decoded JSON metric entries of a request, from ``items[start]`` on, as ``Metric``
+    objects appended to *out*, up to the first entry that is not *plain*; its index (or
+    ``len(items)``) is returned.
+
+    A plain entry is a ``dict`` of exactly ``key`` (a non-empty ``str``), ``value`` (an
+    ``int`` or ``float``, made a ``float``), ``timestamp`` (an ``int``) and optionally
+    ``step`` (an ``int``, 0 when absent), both integers in int64; exact types only (``bool``
+    is not an integer here), and an integer value within the range of doubles. Anything
+    else is left to the caller's per-field checks, which give the error messages.
+    """
+    from .entities import Metric
+
+    if type(items) is not list or type(out) is not list:
+        raise TypeError("from_json_plain takes lists")
+    i = max(start, 0)
+    count = len(items)
+    while i < count:
+        entry = items[i]
+        if type(entry) is not dict or not 3 <= len(entry) <= 4:
+            break
+        key = entry.get("key")
+        value = entry.get("value")
+        ts = entry.get("timestamp")
+        step = entry.get("step", 0)
+        if not (type(key) is str and key and type(ts) is int and type(step) is int
+                and (type(value) is float or type(value) is int)
+                and INT64_MIN <= ts <= INT64_MAX and INT64_MIN <= step <= INT64_MAX
+                and len(entry) == 3 + ("step" in entry)):
+            break
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond the doubles
+            break
+        out.append(Metric(key, value, ts, step))
+        i += 1
+    return i
 
 
 def _as_list(items: Iterable[Any]) -> Sequence[Any]:

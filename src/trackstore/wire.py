@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import _metrics
 from .entities import (
     Dataset,
     DatasetInput,
@@ -278,32 +279,19 @@ def metric_from_json(d: Any, field: str = "metric") -> Metric:
     )
 
 
-_INT64_MIN, _INT64_END = -(1 << 63), 1 << 63
-
-
 def metrics_from_json(items: list[Any], field: str = "metrics") -> list[Metric]:
-    """Many metric points: the common shape (four plain fields) without per-field calls.
+    """Many metric points: the common shape (four plain fields, see
+    :func:`trackstore._metrics.from_json_plain`) made into objects in compiled code.
 
-    A log-batch body carries up to 1000 points; anything but ``{key: str, value: number,
-    timestamp: int, step: int}`` within int64 takes :func:`metric_from_json`, whose checks and
-    messages are the reference.
+    A log-batch body carries up to 1000 points; anything else takes :func:`metric_from_json`,
+    whose checks and messages are the reference.
     """
     metrics: list[Metric] = []
-    append = metrics.append
-    for i, entry in enumerate(items):
-        if type(entry) is dict and 3 <= len(entry) <= 4:
-            key = entry.get("key")
-            value: Any = entry.get("value")
-            ts = entry.get("timestamp")
-            step = entry.get("step", 0)
-            kind = type(value)
-            if (type(key) is str and key and type(ts) is int and type(step) is int
-                    and (kind is float or kind is int)
-                    and _INT64_MIN <= ts < _INT64_END and _INT64_MIN <= step < _INT64_END
-                    and len(entry) == 3 + ("step" in entry)):
-                append(Metric(key, float(value), ts, step))
-                continue
-        append(metric_from_json(entry, f"{field}[{i}]"))
+    count = len(items)
+    i = _metrics.from_json_plain(items, 0, metrics)
+    while i < count:
+        metrics.append(metric_from_json(items[i], f"{field}[{i}]"))
+        i = _metrics.from_json_plain(items, i + 1, metrics)
     return metrics
 
 

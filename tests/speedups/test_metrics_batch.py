@@ -106,3 +106,83 @@ def test_format_batch_round_trips_through_parse(metrics_twins: tuple[ModuleType,
         assert all(a == b or (math.isnan(a) and math.isnan(b))
                    for a, b in zip(back, values, strict=True))
         assert list(parsed.steps) == list(range(len(values)))
+
+
+# -- from_json_plain: decoded log-batch entries ------------------------------------------------
+
+
+def _fields(metrics: list[Metric]) -> list[tuple[Any, ...]]:
+    return [(m.key, m.value, type(m.value), m.timestamp, m.step, m.model_id, m.dataset_name,
+             m.dataset_digest, m.run_id) for m in metrics]
+
+
+def test_from_json_plain_converts_plain_entries(metrics_impl: ModuleType) -> None:
+    items = [{"key": "loss", "value": 0.5, "timestamp": T0, "step": 3},
+             {"key": "acc", "value": 2, "timestamp": T0},  # int value, step omitted
+             {"step": -(2**63), "timestamp": 2**63 - 1, "value": -1.5, "key": "x"}]
+    out: list[Metric] = []
+    assert metrics_impl.from_json_plain(items, 0, out) == 3
+    assert _fields(out) == [("loss", 0.5, float, T0, 3, None, None, None, None),
+                            ("acc", 2.0, float, T0, 0, None, None, None, None),
+                            ("x", -1.5, float, 2**63 - 1, -(2**63), None, None, None, None)]
+    assert out[0] == Metric("loss", 0.5, T0, 3)
+    more: list[Metric] = []
+    assert metrics_impl.from_json_plain(items, 2, more) == 3
+    assert _fields(more) == _fields(out[2:])
+    assert metrics_impl.from_json_plain(items, 3, more) == 3
+    assert metrics_impl.from_json_plain([], 0, more) == 0
+    assert len(more) == 1
+
+
+@pytest.mark.parametrize("entry", [
+    {"key": "k", "value": True, "timestamp": T0},
+    {"key": "k", "value": 0.5, "timestamp": True},
+    {"key": "k", "value": 0.5, "timestamp": T0, "step": False},
+    {"key": "k", "value": 0.5, "timestamp": float(T0)},
+    {"key": "k", "value": "0.5", "timestamp": T0},
+    {"key": "k", "value": None, "timestamp": T0},
+    {"key": "k", "value": 10**400, "timestamp": T0},
+    {"key": "k", "value": 0.5, "timestamp": 2**63},
+    {"key": "k", "value": 0.5, "timestamp": T0, "step": -(2**63) - 1},
+    {"key": "", "value": 0.5, "timestamp": T0},
+    {"key": 7, "value": 0.5, "timestamp": T0},
+    {"key": "k", "value": 0.5},
+    {"key": "k", "value": 0.5, "timestamp": T0, "step": None},
+    {"key": "k", "value": 0.5, "timestamp": T0, "model_id": "m"},
+    {"key": "k", "value": 0.5, "timestamp": T0, "step": 1, "dataset_name": "d"},
+    ["k", 0.5, T0, 0],
+    None,
+])
+def test_from_json_plain_stops_at_the_first_other_entry(metrics_impl: ModuleType,
+                                                        entry: Any) -> None:
+    good = {"key": "k", "value": 0.5, "timestamp": T0, "step": 1}
+    out: list[Metric] = []
+    assert metrics_impl.from_json_plain([good, entry, good], 0, out) == 1
+    assert len(out) == 1
+    assert metrics_impl.from_json_plain([good, entry, good], 1, out) == 1
+    assert len(out) == 1
+
+
+json_values = st.one_of(st.floats(), st.integers(-(2**70), 2**70), st.booleans(), st.none(),
+                        st.just("1"), st.integers(10**308, 10**310))
+json_entries = st.one_of(
+    st.dictionaries(st.sampled_from(["key", "value", "timestamp", "step", "model_id"]),
+                    st.one_of(json_values, st.sampled_from(["loss", ""])), max_size=5),
+    st.fixed_dictionaries({"key": st.sampled_from(["loss", "a/b", ""]), "value": json_values,
+                           "timestamp": json_values},
+                          optional={"step": json_values}),
+    st.lists(st.integers(), max_size=2))
+
+
+@pytest.mark.c_ext
+@settings(max_examples=500, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(json_entries, max_size=12), start=st.integers(-2, 14))
+def test_twins_agree_on_json_entries(metrics_twins: tuple[ModuleType, ModuleType],
+                                     items: list[Any], start: int) -> None:
+    py, c = metrics_twins
+    out_py: list[Metric] = []
+    out_c: list[Metric] = []
+    assert outcome(lambda: py.from_json_plain(items, start, out_py)) == outcome(
+        lambda: c.from_json_plain(items, start, out_c))
+    assert _fields(out_py) == _fields(out_c)

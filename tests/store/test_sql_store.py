@@ -12,12 +12,12 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from tests._databases import SQL_KINDS, fresh_database
-from trackstore import _sqlbatch
 from trackstore.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from trackstore.exceptions import TrackstoreError
 from trackstore.store import registry
@@ -179,12 +179,15 @@ def test_a_failing_batch_stores_nothing(store: SqlStore, monkeypatch: pytest.Mon
                                         ) -> None:
     rid = new_run(store)
 
-    def fail(rows: object) -> object:
+    write_plan = store._write_metric_plan
+
+    def fail(cur: Any, plan: list[Any]) -> None:
+        write_plan(cur, plan[:-1])
         raise RuntimeError("the database went away between two statements")
 
     # The latest-value upsert is the batch's last statement: params, tags and points are
     # already written in the transaction when it fails.
-    monkeypatch.setattr(_sqlbatch, "latest_rows", fail)
+    monkeypatch.setattr(store, "_write_metric_plan", fail)
     with pytest.raises(RuntimeError):
         store.log_batch(rid, metrics=[Metric("m", 1.0, T0, 0)], params=[Param("p", "1")],
                         tags=[RunTag("t", "1")])
@@ -425,10 +428,11 @@ def test_sqlite_writer_is_replaced_after_a_failure(tmp_path: Path,
         store.log_batch(rid, params=[Param("p", "2")])
     assert _writer(store) is first
 
-    def fail(rows: object) -> object:
+    def fail(cur: Any, plan: list[Any]) -> None:
+        cur.execute(plan[0][1], plan[0][2])  # the points are written, not yet committed
         raise RuntimeError("the database went away between two statements")
 
-    monkeypatch.setattr(_sqlbatch, "latest_rows", fail)
+    monkeypatch.setattr(store, "_write_metric_plan", fail)
     with pytest.raises(RuntimeError):
         store.log_batch(rid, metrics=[Metric("m", 2.0, T0, 1)])
     monkeypatch.undo()

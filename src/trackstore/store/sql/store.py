@@ -771,9 +771,15 @@ class SqlStore(AbstractStore):
 
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
                    tags: list[RunTag]) -> None:
+        sql = self._sql
+        planned_key, plan = None, None
         if metrics:
             self._prepare_metrics(metrics)
-        sql = self._sql
+            # The rows and statements are made before the write transaction (the run key is
+            # immutable): on SQLite the writers of every process take turns, and the less
+            # each holds the lock, the more they write together.
+            planned_key = self._run_key(run_id)
+            plan = self._metric_plan(planned_key, metrics)
         try:
             with self._write() as cur:
                 run_key = self._active_run_key(cur, run_id)
@@ -785,7 +791,11 @@ class SqlStore(AbstractStore):
                                 [(run_key, k, v) for k, v in
                                  sorted({t.key: t.value for t in tags}.items())])
                 if metrics:
-                    self._insert_metrics(cur, run_key, metrics)
+                    if run_key != planned_key:  # the run id was deleted and made again
+                        self._run_keys[run_id] = run_key
+                        plan = self._metric_plan(run_key, metrics)
+                    assert plan is not None
+                    self._write_metric_plan(cur, plan)
         except TrackstoreError:
             raise
         except self._dbapi_errors() as exc:
@@ -810,25 +820,42 @@ class SqlStore(AbstractStore):
                 f"ID='{run_id}'. Attempted logging new value '{conflict.value}'.",
                 INVALID_PARAMETER_VALUE)
 
-    def _insert_metrics(self, cur: Any, run_key: int, metrics: list[Metric]) -> None:
+    def _metric_plan(self, run_key: int, metrics: list[Metric]) -> list[tuple[str, Any, Any]]:
+        """The writes that store *metrics* in run *run_key*: ``(how, statement, data)`` steps
+        for :meth:`_write_metric_plan` (``how``: execute, executemany or copy)."""
+        sql = self._sql
         rows = _sqlbatch.metric_rows(run_key, metrics, self._key_ids, self._dataset_ids)
+        plan: list[tuple[str, Any, Any]]
         if self._dialect == "mysql":
-            cur.execute(f"INSERT INTO metrics ({self._sql._cols(METRIC_COLUMNS)}) VALUES "
-                        f"{_sqlbatch.values_sql(rows)} ON DUPLICATE KEY UPDATE run_key = "
-                        "run_key")
+            plan = [("execute", f"INSERT INTO metrics ({sql._cols(METRIC_COLUMNS)}) VALUES "
+                                f"{_sqlbatch.values_sql(rows)} ON DUPLICATE KEY UPDATE "
+                                "run_key = run_key", None)]
         elif self._dialect == "postgresql" and len(rows) > 1:
-            self._copy_metrics(cur, _sqlbatch.copy_binary(rows))
+            plan = [("copy", "", _sqlbatch.copy_binary(rows))]
         elif self._dialect == "sqlite":
-            for statement, params in self._sql.metric_row_inserts(rows):
-                cur.execute(statement, params)
+            plan = [("execute", statement, params)
+                    for statement, params in sql.metric_row_inserts(rows)]
         else:
-            executemany(cur, self._sql.insert_metrics(), rows)
+            plan = [("executemany", sql.insert_metrics(), rows)]
         latest = _sqlbatch.latest_rows(rows)
         if self._dialect in ("postgresql", "mysql") and len(latest) > 1:
             # One statement for every key, not a round trip per key (numbers only in the text).
-            cur.execute(self._sql.upsert_latest_values(_sqlbatch.values_sql(latest)))
+            plan.append(("execute", sql.upsert_latest_values(_sqlbatch.values_sql(latest)),
+                         None))
         else:
-            executemany(cur, self._sql.upsert_latest(), latest)
+            plan.append(("executemany", sql.upsert_latest(), latest))
+        return plan
+
+    def _write_metric_plan(self, cur: Any, plan: list[tuple[str, Any, Any]]) -> None:
+        for how, statement, data in plan:
+            if how == "copy":
+                self._copy_metrics(cur, data)
+            elif how == "executemany":
+                executemany(cur, statement, data)
+            elif data is None:
+                cur.execute(statement)
+            else:
+                cur.execute(statement, data)
 
     def _copy_metrics(self, cur: Any, data: bytes) -> None:
         """PostgreSQL: ``COPY`` the rows (binary format) straight into ``metrics``, under a
