@@ -60,10 +60,13 @@ class Api:
         return str(run["run"]["info"]["run_id"])
 
 
-@pytest.fixture(params=["sqlite", "file"])
+@pytest.fixture(params=[("sqlite", "trackstore"), ("file", "trackstore"), ("sqlite", "asgi")],
+                ids=["sqlite", "file", "sqlite-asgi"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    """A live server (in this process) on a fresh store of each kind, and a client of it."""
-    with make_store(request.param, tmp_path) as store, serve_in_thread(store) as url:
+    """A live server (in this process) on a fresh store of each kind, and a client of it:
+    through trackstore's HTTP protocol, and on SQLite also through the ASGI interface."""
+    kind, protocol = request.param
+    with make_store(kind, tmp_path) as store, serve_in_thread(store, protocol) as url:
         client = Api(url)
         yield client
         client.conn.close()

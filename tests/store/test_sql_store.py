@@ -6,6 +6,7 @@ Runs on SQLite always and on PostgreSQL and MariaDB when ``tests/_databases.py``
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -641,6 +642,100 @@ def _log_across_dropped_connections(store: SqlStore, kind: str,
     store.log_metric(rid, Metric("m", 2.0, T0, 1))
     store.log_batch(rid, metrics=[Metric("m", 3.0, T0, 2)])
     assert [m.value for m in store.get_metric_history(rid, "m")] == [1.0, 2.0, 3.0]
+
+
+# -- PostgreSQL: the single-point write's own connections ------------------------------------
+
+
+@pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[SqlStore]:
+    with fresh_database("postgresql", tmp_path) as database_uri:
+        store = SqlStore(database_uri)
+        try:
+            yield store
+        finally:
+            store.close()
+            dispose_engines()
+
+
+def _point_idle(store: SqlStore) -> list[Any]:
+    points = store._points
+    return [conn for conn, _ in points._idle] if points is not None else []
+
+
+def test_postgresql_single_points_reuse_a_connection_outside_the_pool(pg_store: SqlStore
+                                                                      ) -> None:
+    rid = new_run(pg_store)
+    pg_store.log_metric(rid, Metric("m", 0.0, T0, 0))
+    (first,) = _point_idle(pg_store)
+    checked_in = pg_store.engine.pool.checkedin()
+    for step in range(1, 20):
+        pg_store.log_metric(rid, Metric("m", float(step), T0, step))
+    assert _point_idle(pg_store) == [first]  # the same connection, every time
+    assert pg_store.engine.pool.checkedin() == checked_in  # the pool was not used
+    assert first.autocommit  # each point its own transaction
+    assert [m.value for m in pg_store.get_metric_history(rid, "m")] == [float(s)
+                                                                         for s in range(20)]
+
+
+def test_postgresql_point_connections_are_bounded_and_closed(pg_store: SqlStore) -> None:
+    rid = new_run(pg_store)
+    pg_store.log_metric(rid, Metric("m", 1.0, T0, 0))
+    points = pg_store._points
+    assert points is not None
+    keep = pg_store.engine.pool.size()
+    with contextlib.ExitStack() as stack:  # more at once than are kept
+        held = [stack.enter_context(points.connection()) for _ in range(keep + 2)]
+        assert len(set(map(id, held))) == keep + 2
+    idle = _point_idle(pg_store)
+    assert len(idle) == keep
+    assert all(conn.closed for conn in held if conn not in idle)  # the extra ones
+    pg_store.close()
+    assert _point_idle(pg_store) == [] and all(conn.closed for conn in idle)
+    pg_store.log_metric(rid, Metric("m", 2.0, T0, 1))  # a new one after close()
+    assert [m.value for m in pg_store.get_metric_history(rid, "m")] == [1.0, 2.0]
+
+
+def test_postgresql_a_point_connection_that_failed_is_not_reused(
+        pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests._databases import admin_engine
+
+    rid = new_run(pg_store)
+    pg_store.log_metric(rid, Metric("m", 1.0, T0, 0))
+    (first,) = _point_idle(pg_store)
+    monkeypatch.setattr(engine_module, "PING_AFTER", 3600.0)  # no ping: the write meets it
+    with admin_engine("postgresql").connect() as admin:
+        admin.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              f"WHERE datname = '{pg_store.engine.url.database}'")
+    with pytest.raises(TrackstoreError) as e:
+        pg_store.log_metric(rid, Metric("m", 2.0, T0, 1))
+    assert e.value.error_code == "TEMPORARILY_UNAVAILABLE"
+    assert first.closed and first not in _point_idle(pg_store)
+    pg_store.log_metric(rid, Metric("m", 3.0, T0, 2))  # on a fresh connection
+    assert [m.value for m in pg_store.get_metric_history(rid, "m")] == [1.0, 3.0]
+
+
+def _log_point_in_forked_child(store: SqlStore, rid: str) -> None:
+    inherited = _point_idle(store)
+    store.log_metric(rid, Metric("child", 1.0, T0, 0))
+    if not inherited or any(conn in inherited for conn in _point_idle(store)):
+        raise SystemExit(3)  # it must not have written on the parent's connection
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_postgresql_forked_child_logs_points_on_a_connection_of_its_own(pg_store: SqlStore
+                                                                        ) -> None:
+    rid = new_run(pg_store)
+    pg_store.log_metric(rid, Metric("parent", 1.0, T0, 0))
+    parents = _point_idle(pg_store)
+    child = multiprocessing.get_context("fork").Process(target=_log_point_in_forked_child,
+                                                         args=(pg_store, rid))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert _point_idle(pg_store) == parents and not parents[0].closed
+    pg_store.log_metric(rid, Metric("parent", 2.0, T0, 1))
+    assert set(pg_store.get_run(rid).data.metrics) == {"parent", "child"}
 
 
 def test_history_reads_leave_the_cycle_collector_as_they_found_it(store: SqlStore) -> None:

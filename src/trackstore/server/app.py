@@ -1,4 +1,4 @@
-"""The ASGI application of ``trackstore server``: MLflow's REST API over any tracking store.
+"""The application of ``trackstore server``: MLflow's REST API over any tracking store.
 
 No web framework: one dict lookup routes a request, the body is read with a size cap, and
 the handler (a plain synchronous function, see :mod:`.handlers`) runs. A bounded piece of
@@ -8,8 +8,10 @@ the worker's other connections (see ``handlers.SCANS`` for the measurement). Err
 MLflow's JSON error bodies with MLflow's HTTP statuses; nothing else (no stack trace) ever
 reaches a client.
 
-Served by uvicorn (httptools and uvloop when installed); see :mod:`.run` for the process
-model.
+The application is an ASGI 3 application (lifespan and HTTP), and its decisions
+(:meth:`TrackingApp.prepare`, :meth:`TrackingApp.call`, :meth:`TrackingApp.failure`) are
+also called directly by trackstore's HTTP protocol (:mod:`.protocol`), which ``trackstore
+server`` runs under uvicorn; see :mod:`.run` for the process model.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import wire
 from .._version import __version__
@@ -53,7 +55,7 @@ log = logging.getLogger("trackstore.server")
 
 CONFIG_ENV = "_TRACKSTORE_SERVER_CONFIG"
 DEFAULT_MAX_REQUEST_BYTES = 16 << 20
-JSON_TYPE = (b"content-type", b"application/json")
+JSON = b"application/json"
 _BODY_METHODS = frozenset({"POST", "PUT"})
 _PARSE_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -124,6 +126,25 @@ class AccessLog:
             sys.stderr.flush()
 
 
+class Reply(NamedTuple):
+    """A whole answer: status, body, its content type and any other headers."""
+
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    extra: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _error_reply(error: TrackstoreError, status: int,
+                 extra: tuple[tuple[bytes, bytes], ...] = ()) -> Reply:
+    return Reply(status, error.serialize_as_json().encode(), JSON, extra)
+
+
+_TEXT = b"text/plain; charset=utf-8"
+_HEALTH = Reply(200, b"OK", _TEXT)
+_VERSION = Reply(200, __version__.encode(), _TEXT)
+
+
 class _ClientGone(Exception):
     """The client disconnected before its request was read."""
 
@@ -175,7 +196,7 @@ class TrackingApp:
             self._store = factory_for(uri)(uri, self.config.default_artifact_root)
         return self._store
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.config.threads,
                                                 thread_name_prefix="trackstore-handler")
@@ -183,7 +204,7 @@ class TrackingApp:
 
     def startup(self) -> None:
         self.store  # noqa: B018 - open the store (and check its schema) before serving
-        self._pool()
+        self.pool()
 
     def shutdown(self) -> None:
         if self._access is not None:
@@ -235,57 +256,104 @@ class TrackingApp:
                 self._access.add(client[0] if client else "-", method, path, status,
                                  (time.perf_counter() - started) * 1000)
 
-    async def _route(self, scope: Scope, method: str, path: str, receive: Receive,
-                     send: Send) -> int:
+    # -- the decisions, shared by the ASGI interface and trackstore's HTTP protocol ----------
+
+    def prepare(self, method: str, path: str, headers: dict[bytes, bytes]) -> Handler | Reply:
+        """What the request line and headers decide: the handler to run, or the answer
+        (``/health``, ``/version``, 401, 404, 405, a refused ``Content-Type``)."""
         if self._prefix:
             if not path.startswith(self._prefix + "/"):
-                return await self._error(send, TrackstoreError(
-                    f"No endpoint {method} {path}", ENDPOINT_NOT_FOUND), 404)
+                return _error_reply(TrackstoreError(f"No endpoint {method} {path}",
+                                                    ENDPOINT_NOT_FOUND), 404)
             path = path[len(self._prefix):]
         if path == "/health":
-            return await self._text(send, b"OK")
-        headers = dict(scope["headers"])
+            return _HEALTH
         if self._auth is not None:
             principal = self._auth.principal(headers.get(b"authorization"))
             if principal is None:
-                return await self._error(
-                    send, TrackstoreError("Authentication required: send valid credentials "
-                                          "(Basic or Bearer)", UNAUTHENTICATED), 401,
-                    [(b"www-authenticate", self._auth.challenge().encode())])
+                return _error_reply(
+                    TrackstoreError("Authentication required: send valid credentials "
+                                    "(Basic or Bearer)", UNAUTHENTICATED), 401,
+                    ((b"www-authenticate", self._auth.challenge().encode()),))
         if path == "/version":
-            return await self._text(send, __version__.encode())
+            return _VERSION
         methods = self._routes.get(path)
         if methods is None:
-            return await self._error(send, TrackstoreError(
-                f"No endpoint {method} {path}", ENDPOINT_NOT_FOUND), 404)
+            return _error_reply(TrackstoreError(f"No endpoint {method} {path}",
+                                                ENDPOINT_NOT_FOUND), 404)
         handler = methods.get(method)
         if handler is None:
-            allow = ", ".join(sorted(methods)).encode()
-            return await self._error(send, TrackstoreError(
-                f"Method {method} not allowed on {path}; allowed: {allow.decode()}",
-                ENDPOINT_NOT_FOUND), 405, [(b"allow", allow)])
+            allow = ", ".join(sorted(methods))
+            return _error_reply(TrackstoreError(
+                f"Method {method} not allowed on {path}; allowed: {allow}", ENDPOINT_NOT_FOUND),
+                405, ((b"allow", allow.encode()),))
+        if method in _BODY_METHODS:
+            content_type = headers.get(b"content-type")
+            if content_type is None:
+                return _error_reply(TrackstoreError(
+                    "Bad Request. Content-Type header is missing.", INVALID_PARAMETER_VALUE), 400)
+            if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
+                return _error_reply(TrackstoreError(
+                    "Bad Request. Content-Type must be one of ['application/json'].",
+                    INVALID_PARAMETER_VALUE), 400)
+        return handler
+
+    def threaded(self, handler: Handler) -> bool:
+        """Whether *handler* runs on the application's threads (see ``handlers.SCANS``)."""
+        return handler in self._threaded
+
+    def failure(self, exc: Exception, method: str, path: str) -> Reply:
+        """The answer for a request that raised *exc* (unexpected ones are logged)."""
+        error = classify(exc)
+        if error is not exc:
+            log.exception("%s %s failed", method, path, exc_info=exc)
+        status = 413 if error.error_code == REQUEST_LIMIT_EXCEEDED else error.http_status
+        return _error_reply(error, status)
+
+    def body_limit(self, declared: bytes | None) -> int:
+        """The most body bytes a request may send; raises if its declared
+        ``Content-Length`` is already over the limit."""
+        limit = self.config.max_request_bytes
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large(int(declared), limit)
+        return limit
+
+    @staticmethod
+    def reads_body(method: str) -> bool:
+        """Whether *method*'s body carries the parameters (other bodies are ignored)."""
+        return method in _PARSE_BODY_METHODS
+
+    @property
+    def access_log(self) -> AccessLog | None:
+        return self._access
+
+    # -- the ASGI interface --------------------------------------------------------------------
+
+    async def _route(self, scope: Scope, method: str, path: str, receive: Receive,
+                     send: Send) -> int:
+        headers = dict(scope["headers"])
+        outcome = self.prepare(method, path, headers)
+        if isinstance(outcome, Reply):
+            return await self._send_reply(send, outcome)
+        handler = outcome
         try:
             body = await self._read_body(method, headers, receive)
             if handler in self._threaded:
                 result = await asyncio.get_running_loop().run_in_executor(
-                    self._pool(), self._call, handler, method, scope["query_string"], body)
+                    self.pool(), self.call, handler, method, scope["query_string"], body)
             else:
-                result = self._call(handler, method, scope["query_string"], body)
+                result = self.call(handler, method, scope["query_string"], body)
         except _ClientGone:
             raise
         except Exception as exc:
-            error = classify(exc)
-            if error is not exc:
-                log.exception("%s %s failed", method, path)
-            status = 413 if error.error_code == REQUEST_LIMIT_EXCEEDED else error.http_status
-            return await self._error(send, error, status)
+            return await self._send_reply(send, self.failure(exc, method, path))
         if isinstance(result, bytes):
-            return await self._json(send, result)
+            return await self._send_reply(send, Reply(200, result))
         return await self._stream(send, result, method, path)
 
-    def _call(self, handler: Handler, method: str, query: bytes, body: bytes) -> bytes | Iterator[
+    def call(self, handler: Handler, method: str, query: bytes, body: bytes) -> bytes | Iterator[
             bytes]:
-        """Parse the parameters and run the handler (on a worker thread)."""
+        """Parse the parameters and run the handler: the JSON answer, or its pages."""
         if method == "GET":
             args = Args({}, urllib.parse.parse_qs(query.decode("latin-1"),
                                                   keep_blank_values=True))
@@ -293,26 +361,14 @@ class TrackingApp:
             args = Args(_parse_json(body))
         result: Result = handler(self.store, args)
         if isinstance(result, dict):
-            return wire.dumps(result)
+            return wire.dumps(result) if result else b"{}"  # (every write's answer)
         return result
 
     async def _read_body(self, method: str, headers: dict[bytes, bytes],
                          receive: Receive) -> bytes:
-        if method not in _PARSE_BODY_METHODS:
+        if not self.reads_body(method):
             return b""
-        if method in _BODY_METHODS:
-            content_type = headers.get(b"content-type")
-            if content_type is None:
-                raise TrackstoreError("Bad Request. Content-Type header is missing.",
-                                      INVALID_PARAMETER_VALUE)
-            if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
-                raise TrackstoreError(
-                    "Bad Request. Content-Type must be one of ['application/json'].",
-                    INVALID_PARAMETER_VALUE)
-        limit = self.config.max_request_bytes
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(int(declared), limit)
+        limit = self.body_limit(headers.get(b"content-length"))
         chunks = []
         size = 0
         while True:
@@ -322,39 +378,27 @@ class TrackingApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise _too_large(size, limit)
+                raise too_large(size, limit)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    # -- responses ---------------------------------------------------------------------------
-
-    async def _json(self, send: Send, body: bytes, status: int = 200,
-                    extra: list[tuple[bytes, bytes]] | None = None) -> int:
-        headers = [JSON_TYPE, (b"content-length", str(len(body)).encode()), *(extra or ())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return status
-
-    async def _text(self, send: Send, body: bytes) -> int:
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-        return 200
-
-    async def _error(self, send: Send, error: TrackstoreError, status: int,
-                     extra: list[tuple[bytes, bytes]] | None = None) -> int:
-        return await self._json(send, error.serialize_as_json().encode(), status, extra)
+    async def _send_reply(self, send: Send, reply: Reply) -> int:
+        headers = [(b"content-type", reply.content_type),
+                   (b"content-length", str(len(reply.body)).encode()), *reply.extra]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+        return reply.status
 
     async def _stream(self, send: Send, chunks: Iterator[bytes], method: str,
                       path: str) -> int:
         """Send a body produced page by page; each page is read on a worker thread."""
         loop = asyncio.get_running_loop()
-        pool = self._pool()
+        pool = self.pool()
         first = await loop.run_in_executor(pool, next, chunks, None)
-        await send({"type": "http.response.start", "status": 200, "headers": [JSON_TYPE]})
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", JSON)]})
         chunk = first
         while chunk is not None:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -369,7 +413,7 @@ class TrackingApp:
         return 200
 
 
-def _too_large(size: int, limit: int) -> TrackstoreError:
+def too_large(size: int, limit: int) -> TrackstoreError:
     return TrackstoreError(f"Request body of {size} bytes exceeds the server's limit of {limit} "
                            "bytes (--max-request-bytes)", REQUEST_LIMIT_EXCEEDED)
 

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 from ..exceptions import INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE, TrackstoreError
 from .app import CONFIG_ENV, ServerConfig, configure_logging
@@ -71,6 +72,16 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def _http_protocol() -> Any:
+    """trackstore's own HTTP/1.1 protocol (:mod:`.protocol`, on httptools); without
+    httptools, uvicorn's h11 protocol serving the ASGI application."""
+    if importlib.util.find_spec("httptools") is None:
+        return "h11"
+    from .protocol import TrackingHttp
+
+    return TrackingHttp
+
+
 def serve(config: ServerConfig, host: str, port: int, workers: int,
           graceful_timeout: float = 30.0) -> None:
     """Serve *config*'s store on *host*:*port* until stopped (blocks)."""
@@ -93,7 +104,7 @@ def serve(config: ServerConfig, host: str, port: int, workers: int,
     uv_config = uvicorn.Config(
         "trackstore.server.app:create_app", factory=True, host=host, port=port,
         workers=workers,
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        http=_http_protocol(),
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         lifespan="on", access_log=False, log_level=config.log_level, server_header=False,
         timeout_graceful_shutdown=max(1, round(graceful_timeout)), timeout_keep_alive=30,

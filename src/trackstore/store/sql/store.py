@@ -46,6 +46,7 @@ except ImportError:  # Windows: SQLite's own locking alone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import QueuePool
 
 from ... import _sqlbatch
 from ...entities import (
@@ -90,7 +91,7 @@ from ..base import RUN_NAME_TAG, AbstractStore, checked_run_id, name_taken
 from ..file.meta import append_to_uri, path_to_file_uri, resolve_local_uri
 from ..naming import random_run_name
 from . import schema as s
-from .engine import engine_for
+from .engine import DedicatedConnections, engine_for
 from .statements import METRIC_COLUMNS, Statements, executemany
 
 T = TypeVar("T")
@@ -103,8 +104,6 @@ _STAGE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (run_key BIGINT, k
               "dataset_id INTEGER) ON COMMIT DELETE ROWS")
 #: DBAPI connections whose staging table exists (weak: gone with the connection).
 _staged: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-#: PostgreSQL connections on which the single-point statement is prepared.
-_prepared: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 #: PostgreSQL: the savepoint a batch's plain ``COPY`` runs under, and unique_violation.
 _SAVEPOINT = "trackstore_points"
 _UNIQUE_VIOLATION = "23505"
@@ -161,6 +160,7 @@ class SqlStore(AbstractStore):
         self._local = threading.local()  # SQLite: each thread's writer (see _sqlite_write)
         self._writers: list[tuple[int, Any]] = []  # (pid, writer) of every thread, for close()
         self._generation = 0  # bumped by close(): a thread's older writer is not used again
+        self._points: DedicatedConnections | None = None  # PostgreSQL: see _point_connections
         from .migrate import ensure_schema
 
         ensure_schema(self.engine)
@@ -739,21 +739,11 @@ class SqlStore(AbstractStore):
         sql = self._sql
         try:
             if self._dialect == "postgresql":
-                raw = self.engine.raw_connection()
-                driver: Any = raw.driver_connection
-                try:
-                    driver.autocommit = True  # one statement, its own transaction
-                    cur: Any = raw.cursor()
-                    prepare, execute = sql.prepare_log_point()
-                    if driver not in _prepared:
-                        cur.execute(prepare)
-                        _prepared[driver] = True
-                    cur.execute(execute, (run_key, *row[1:]))
+                with self._point_connections().connection() as driver:
+                    cur: Any = driver.cursor()
+                    cur.execute(sql.prepare_log_point()[1], (run_key, *row[1:]))
                     stored = int(cur.fetchone()[0])
                     cur.close()
-                finally:
-                    driver.autocommit = False
-                    raw.close()
             else:
                 # SQLite: a point without a dataset does not bind its None (see log_point).
                 dataset = self._dialect != "sqlite" or row[6] is not None
@@ -768,6 +758,26 @@ class SqlStore(AbstractStore):
         if not stored:  # PostgreSQL: the run was not active (or the cached key is stale)
             self._run_keys.pop(run_id, None)
             self._log_batch(run_id, [metric], [], [])  # raises the reason, or logs the point
+
+    def _point_connections(self) -> DedicatedConnections:
+        """PostgreSQL: the connections of the single-point write (autocommit, the statement
+        prepared on each)."""
+        points = self._points
+        if points is None:
+            prepare = self._sql.prepare_log_point()[0]
+
+            def setup(conn: Any) -> None:
+                conn.autocommit = True  # one statement, its own transaction
+                cur = conn.cursor()
+                cur.execute(prepare)
+                cur.close()
+
+            keep = self.engine.pool.size() if isinstance(self.engine.pool, QueuePool) else 5
+            with self._lock:
+                if self._points is None:
+                    self._points = DedicatedConnections(self.engine, setup, keep)
+                points = self._points
+        return points
 
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
                    tags: list[RunTag]) -> None:
@@ -1079,8 +1089,9 @@ class SqlStore(AbstractStore):
                             (row.experiment_id,))
 
     def close(self) -> None:
-        """Close the SQLite writer connections of every thread (the engine, shared by every
-        store of this URI, stays): the database's ``-wal`` file goes with the last one.
+        """Close the SQLite writer connections of every thread, and PostgreSQL's idle
+        single-point ones (the engine, shared by every store of this URI, stays): a SQLite
+        database's ``-wal`` file goes with the last one.
 
         Call it when no thread is writing through this store; a later write opens a new
         writer.
@@ -1091,6 +1102,8 @@ class SqlStore(AbstractStore):
         for pid, dbapi in writers:
             if pid == os.getpid():  # never a parent's, inherited through fork
                 dbapi.close()
+        if self._points is not None:
+            self._points.close()
 
 
 def _raw_db_error(exc: BaseException) -> TrackstoreError:
