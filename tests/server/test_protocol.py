@@ -211,6 +211,15 @@ def test_expect_100_continue(url: str) -> None:
     assert history(url, run_id) == [3.0]
 
 
+def test_expect_100_continue_without_a_body_is_just_answered(url: str) -> None:
+    raw = Raw(url)
+    raw.send(get("/health", "Expect: 100-continue\r\n") + get("/version"))
+    status, headers, body = raw.answer()
+    assert (status, body) == (200, b"OK") and "connection" not in headers
+    assert raw.answer()[0] == 200
+    raw.close()
+
+
 def test_expect_100_continue_refused_before_the_body(url: str) -> None:
     raw = Raw(url)
     raw.send(f"POST {API}/runs/log-metric HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"

@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 
 import httptools
 
-from .app import Reply, TrackingApp, _ClientGone
+from .app import Reply, TrackingApp, _ClientGone, too_large
 from .handlers import Handler
 
 log = logging.getLogger("trackstore.server")
@@ -267,7 +267,9 @@ class TrackingHttp(asyncio.Protocol):
         except Exception as exc:  # declared over the limit: refused before it is sent
             raise _Reject(self, outcome if isinstance(outcome, Reply)
                           else self.app.failure(exc, method, path)) from None
-        if self.headers.get(b"expect", b"").lower() == b"100-continue":
+        announced = (self.headers.get(b"content-length", b"0") != b"0"
+                     or b"transfer-encoding" in self.headers)
+        if announced and self.headers.get(b"expect", b"").lower() == b"100-continue":
             if isinstance(outcome, Reply):  # refused before the body is sent
                 raise _Reject(self, outcome)
             assert self.transport is not None
@@ -279,8 +281,6 @@ class TrackingHttp(asyncio.Protocol):
             outcome = self.outcome
             if isinstance(outcome, Reply):
                 raise _Reject(self, outcome)
-            from .app import too_large
-
             raise _Reject(self, self.app.failure(too_large(self.body_bytes, self.limit),
                                            self.method, self.path))
         if self.keep_body:
