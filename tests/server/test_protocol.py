@@ -21,7 +21,7 @@ import pytest
 
 from tests._live_server import serve_in_thread
 from tests.store.conftest import make_store
-from trackstore.server import handlers
+from trackstore.server import handlers, protocol
 from trackstore.server.protocol import MAX_HEAD_BYTES
 
 API = "/api/2.0/mlflow"
@@ -329,3 +329,23 @@ def test_the_access_log_names_the_client_behind_a_trusted_proxy(
         time.sleep(0.3)  # the access log is written in batches, every 0.1 s
     err = capfd.readouterr().err
     assert "203.0.113.9 GET /health 200" in err
+
+
+def test_a_request_that_stalls_half_sent_gets_408_and_a_close(
+        url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(protocol, "REQUEST_READ_SECONDS", 0.5)
+    raw = Raw(url)
+    raw.send(b"POST /api/2.0/mlflow/runs/log-metric HTTP/1.1\r\nHost: t\r\n")  # and no more
+    started = time.monotonic()
+    status, headers, _ = raw.answer()
+    assert status == 408 and headers["connection"] == "close" and raw.closed()
+    assert 0.3 < time.monotonic() - started < 10
+    raw.close()
+    raw = Raw(url)  # a request sent in parts within the time is served
+    raw.send(b"GET /hea")
+    time.sleep(0.2)
+    raw.send(b"lth HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.5)  # longer than the limit since the first part, after the answer
+    raw.send(get("/version"))
+    assert raw.answer()[:3:2] == (200, b"OK") and raw.answer()[0] == 200
+    raw.close()

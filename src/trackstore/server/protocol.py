@@ -17,8 +17,10 @@ Behaviour:
   and ``Content-Length`` request bodies, ``Expect: 100-continue``, ``HEAD`` (no body);
   idle connections closed after ``timeout_keep_alive`` seconds.
 * Limits: the request line and headers at most :data:`MAX_HEAD_BYTES` (431), the body at
-  most ``--max-request-bytes`` (413, whether declared or sent chunked); a request over a
-  limit is answered and its connection closed. A request that does not parse gets 400 and
+  most ``--max-request-bytes`` (413, whether declared or sent chunked), the whole request
+  within :data:`REQUEST_READ_SECONDS` of its first byte (408: a stalled or deliberately
+  slow client does not hold a connection forever); a request over a limit is answered and
+  its connection closed. A request that does not parse gets 400 and
   the connection is closed.
 * Bounded handlers run inline on the event loop, scans on the application's threads;
   history pages are sent as a chunked body, each page read on a thread, with the
@@ -50,6 +52,8 @@ log = logging.getLogger("trackstore.server")
 
 #: The most bytes a request line and its headers may take.
 MAX_HEAD_BYTES = 64 * 1024
+#: Seconds a client has to send a whole request once it has begun one (then 408, closed).
+REQUEST_READ_SECONDS = 120.0
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -165,7 +169,10 @@ class TrackingHttp(asyncio.Protocol):
         self.closing = False  # close once the current answer is written
         self.read_paused = False
         self.rejected: Reply | None = None  # the answer to a request refused while read
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None  # the idle keep-alive timeout
+        self.reading = False  # a request has begun and is not complete yet
+        self.read_started = 0.0
+        self.read_timer: asyncio.TimerHandle | None = None
         self.writable: asyncio.Event | None = None  # set while writes may go on
         # The request being read.
         self.method = ""
@@ -193,6 +200,9 @@ class TrackingHttp(asyncio.Protocol):
         self.state.connections.discard(self)
         self.closing = True
         self._cancel_timer()
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
         if self.writable is not None:
             self.writable.set()  # a page waiting to be written finds the connection gone
         self.queue.clear()
@@ -227,10 +237,16 @@ class TrackingHttp(asyncio.Protocol):
         except Exception:  # a defect: never a stack trace to the client, never a hang
             log.exception("request handling failed")
             self._refuse(_text_reply(500, "Internal server error."))
+        else:
+            if self.reading and self.read_timer is None:  # a request arrives in parts
+                self.read_timer = self.loop.call_at(self.read_started + REQUEST_READ_SECONDS,
+                                                    self._read_timeout)
 
     # -- parser callbacks --------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.reading = True
+        self.read_started = self.loop.time()
         self.url = b""
         self.headers = {}
         self.head_bytes = 0
@@ -287,6 +303,10 @@ class TrackingHttp(asyncio.Protocol):
             self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.reading = False
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
         if self.closing and self.transport is not None and self.transport.is_closing():
             return
         assert self.outcome is not None
@@ -462,6 +482,13 @@ class TrackingHttp(asyncio.Protocol):
                                                    reply.content_type, len(reply.body)))
         transport.write(message + reply.body)
         transport.close()
+
+    def _read_timeout(self) -> None:
+        """A request begun :data:`REQUEST_READ_SECONDS` ago is still not complete (a stalled
+        or deliberately slow client): 408, and the connection is closed."""
+        self.read_timer = None
+        if self.reading:
+            self._refuse(_text_reply(408, "Request not received in time."))
 
     def _idle_timeout(self) -> None:
         self.timer = None
