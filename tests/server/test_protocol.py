@@ -349,3 +349,28 @@ def test_a_request_that_stalls_half_sent_gets_408_and_a_close(
     raw.send(get("/version"))
     assert raw.answer()[:3:2] == (200, b"OK") and raw.answer()[0] == 200
     raw.close()
+
+
+def test_pages_that_fail_before_the_first_byte_get_one_error_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    def failing(*args: Any) -> Iterator[bytes]:
+        raise RuntimeError("the database went away")
+        yield b""  # (a generator: it fails at its first page)
+
+    monkeypatch.setattr(handlers, "_stream_history", failing)
+    caplog.set_level("INFO", logger="trackstore")
+    with server(tmp_path, access_log=True) as url:
+        run_id = new_run(url)
+        raw = Raw(url)
+        raw.send(get(f"{API}/metrics/get-history?run_id={run_id}&metric_key=m")
+                 + get("/version"))
+        status, headers, body = raw.answer()
+        assert status == 500 and json.loads(body)["error_code"] == "INTERNAL_ERROR"
+        assert headers["content-length"] == str(len(body))
+        assert raw.answer()[0] == 200  # the connection goes on
+        raw.close()
+        time.sleep(0.3)  # the access log is written in batches, every 0.1 s
+    err = capfd.readouterr().err
+    assert err.count("GET /api/2.0/mlflow/metrics/get-history ") == 1  # answered once
+    assert "GET /api/2.0/mlflow/metrics/get-history 500" in err

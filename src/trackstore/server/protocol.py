@@ -406,10 +406,12 @@ class TrackingHttp(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         status = 200
+        answered = False  # (a whole error answer, which finishes the request itself)
         try:
             try:
                 page = await loop.run_in_executor(app.pool(), next, pages, None)
             except Exception as exc:
+                answered = True
                 self._answer(request, app.failure(exc, request.method, request.path))
                 return
             if transport.is_closing():
@@ -441,9 +443,10 @@ class TrackingHttp(asyncio.Protocol):
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
-            if status != 200 or transport.is_closing():
-                self.closing = True
-            self._done(request, status)
+            if not answered:
+                if status != 200 or transport.is_closing():
+                    self.closing = True
+                self._done(request, status)
 
     def _done(self, request: _Request, status: int) -> None:
         """After an answer: log it, then close, or serve what is queued, or wait."""
