@@ -715,6 +715,31 @@ def test_postgresql_a_point_connection_that_failed_is_not_reused(
     assert [m.value for m in pg_store.get_metric_history(rid, "m")] == [1.0, 3.0]
 
 
+@pytest.mark.parametrize(("variable", "value", "kept"), [
+    ("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool", 0),  # nothing left open between calls
+    ("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "0", 3),  # a pool without a size limit
+])
+def test_postgresql_point_connections_follow_the_pool_options(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+        kept: int) -> None:
+    monkeypatch.setenv(variable, value)
+    with fresh_database("postgresql", tmp_path) as database_uri:
+        store = SqlStore(database_uri)
+        try:
+            rid = new_run(store)
+            points = store._point_connections()
+            with contextlib.ExitStack() as stack:
+                for _ in range(3):
+                    stack.enter_context(points.connection())
+            assert len(_point_idle(store)) == kept
+            store.log_metric(rid, Metric("m", 1.0, T0, 0))
+            assert len(_point_idle(store)) == kept
+            assert [m.value for m in store.get_metric_history(rid, "m")] == [1.0]
+        finally:
+            store.close()
+            dispose_engines()
+
+
 def _log_point_in_forked_child(store: SqlStore, rid: str) -> None:
     inherited = _point_idle(store)
     store.log_metric(rid, Metric("child", 1.0, T0, 0))

@@ -30,6 +30,7 @@ import array
 import gc
 import io
 import os
+import sys
 import threading
 import time
 import uuid
@@ -46,7 +47,7 @@ except ImportError:  # Windows: SQLite's own locking alone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from ... import _sqlbatch
 from ...entities import (
@@ -772,7 +773,11 @@ class SqlStore(AbstractStore):
                 cur.execute(prepare)
                 cur.close()
 
-            keep = self.engine.pool.size() if isinstance(self.engine.pool, QueuePool) else 5
+            # As many idle ones as the pool keeps: its size (0 is no limit), none for a
+            # NullPool (whoever chose it wants no connection left open between calls).
+            pool = self.engine.pool
+            keep = ((pool.size() or sys.maxsize) if isinstance(pool, QueuePool)
+                    else 0 if isinstance(pool, NullPool) else 5)
             with self._lock:
                 if self._points is None:
                     self._points = DedicatedConnections(self.engine, setup, keep)
