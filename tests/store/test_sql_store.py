@@ -444,6 +444,14 @@ def test_sqlite_writer_is_replaced_after_a_failure(tmp_path: Path,
     dispose_engines()
 
 
+def _exit_status_of_forked_child(target: Any, store: SqlStore, rid: str) -> int | None:
+    """Run ``target(store, rid)`` in a forked child (the store as the parent holds it)."""
+    child = multiprocessing.get_context("fork").Process(target=target, args=(store, rid))
+    child.start()
+    child.join(60)
+    return child.exitcode
+
+
 def _log_in_forked_child(store: SqlStore, rid: str) -> None:
     inherited = _writer(store)
     store.log_metric(rid, Metric("child", 1.0, T0, 0))
@@ -457,11 +465,7 @@ def test_sqlite_forked_child_writes_on_a_connection_of_its_own(tmp_path: Path) -
     rid = new_run(store)
     store.log_metric(rid, Metric("parent", 1.0, T0, 0))
     parents = _writer(store)
-    child = multiprocessing.get_context("fork").Process(target=_log_in_forked_child,
-                                                         args=(store, rid))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0
+    assert _exit_status_of_forked_child(_log_in_forked_child, store, rid) == 0
     assert _writer(store) is parents  # the parent's own, untouched by the child
     store.log_metric(rid, Metric("parent", 2.0, T0, 1))
     assert set(store.get_run(rid).data.metrics) == {"parent", "child"}
@@ -753,11 +757,7 @@ def test_postgresql_forked_child_logs_points_on_a_connection_of_its_own(pg_store
     rid = new_run(pg_store)
     pg_store.log_metric(rid, Metric("parent", 1.0, T0, 0))
     parents = _point_idle(pg_store)
-    child = multiprocessing.get_context("fork").Process(target=_log_point_in_forked_child,
-                                                         args=(pg_store, rid))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0
+    assert _exit_status_of_forked_child(_log_point_in_forked_child, pg_store, rid) == 0
     assert _point_idle(pg_store) == parents and not parents[0].closed
     pg_store.log_metric(rid, Metric("parent", 2.0, T0, 1))
     assert set(pg_store.get_run(rid).data.metrics) == {"parent", "child"}

@@ -140,9 +140,9 @@ def _error_reply(error: TrackstoreError, status: int,
     return Reply(status, error.serialize_as_json().encode(), JSON, extra)
 
 
-_TEXT = b"text/plain; charset=utf-8"
-_HEALTH = Reply(200, b"OK", _TEXT)
-_VERSION = Reply(200, __version__.encode(), _TEXT)
+TEXT = b"text/plain; charset=utf-8"
+_HEALTH = Reply(200, b"OK", TEXT)
+_VERSION = Reply(200, __version__.encode(), TEXT)
 
 
 class _ClientGone(Exception):
@@ -338,7 +338,7 @@ class TrackingApp:
         handler = outcome
         try:
             body = await self._read_body(method, headers, receive)
-            if handler in self._threaded:
+            if self.threaded(handler):
                 result = await asyncio.get_running_loop().run_in_executor(
                     self.pool(), self.call, handler, method, scope["query_string"], body)
             else:

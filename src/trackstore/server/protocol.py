@@ -33,6 +33,7 @@ Behaviour:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import time
@@ -41,11 +42,11 @@ from collections import deque
 from collections.abc import Iterator
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import httptools
 
-from .app import Reply, TrackingApp, _ClientGone, too_large
+from .app import TEXT, Reply, TrackingApp, too_large
 from .handlers import Handler
 
 log = logging.getLogger("trackstore.server")
@@ -71,20 +72,11 @@ class _Request(NamedTuple):
 
 
 class _Reject(Exception):
-    """A request refused while it is read; the connection is closed after the answer.
-
-    Raised in a parser callback, it reaches :meth:`TrackingHttp.data_received` wrapped in
-    httptools' ``HttpParserCallbackError``: the answer is kept on the connection too.
-    """
-
-    def __init__(self, owner: TrackingHttp, reply: Reply) -> None:
-        super().__init__(reply.status)
-        owner.rejected = reply
-        self.reply = reply
+    """A request refused while it is read (see :meth:`TrackingHttp._reject`)."""
 
 
 def _text_reply(status: int, message: str) -> Reply:
-    return Reply(status, message.encode(), b"text/plain; charset=utf-8")
+    return Reply(status, message.encode(), TEXT)
 
 
 class _Date:
@@ -105,7 +97,7 @@ class _Date:
 class _Proxies:
     """The trusted proxies of ``--forwarded-allow-ips`` (addresses, networks or ``*``)."""
 
-    def __init__(self, spec: str | list[str] | None) -> None:
+    def __init__(self, spec: str | tuple[str, ...] | None) -> None:
         items = spec.split(",") if isinstance(spec, str) else list(spec or ())
         items = [item.strip() for item in items if item.strip()]
         self.everyone = "*" in items
@@ -138,6 +130,12 @@ class _Proxies:
         return hops[0] if hops else peer
 
 
+@functools.lru_cache(maxsize=8)
+def _proxies(spec: str | tuple[str, ...] | None) -> _Proxies:
+    """The parsed ``--forwarded-allow-ips`` (once, not per connection)."""
+    return _Proxies(spec)
+
+
 def _tracking_app(app: Any) -> TrackingApp:
     """The TrackingApp inside uvicorn's loaded app (wrapped in its middlewares)."""
     seen = 0
@@ -160,7 +158,9 @@ class TrackingHttp(asyncio.Protocol):
         self.loop = _loop or asyncio.get_event_loop()
         self.state = server_state
         self.keep_alive_seconds = config.timeout_keep_alive
-        self.proxies = _Proxies(config.forwarded_allow_ips) if config.proxy_headers else None
+        allowed = config.forwarded_allow_ips
+        self.proxies = (_proxies(tuple(allowed) if isinstance(allowed, list) else allowed)
+                        if config.proxy_headers else None)
         self.parser = httptools.HttpRequestParser(self)
         self.transport: Any = None
         self.peer = "-"
@@ -232,6 +232,7 @@ class TrackingHttp(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._refuse(_text_reply(400, "Unsupported upgrade request."))
         except (_Reject, httptools.HttpParserError):
+            # (a _Reject raised in a callback arrives wrapped in HttpParserCallbackError)
             rejected, self.rejected = self.rejected, None
             self._refuse(rejected or _text_reply(400, "Invalid HTTP request received."))
         except Exception:  # a defect: never a stack trace to the client, never a hang
@@ -259,12 +260,12 @@ class TrackingHttp(asyncio.Protocol):
         self.url += url
         self.head_bytes += len(url)
         if self.head_bytes > MAX_HEAD_BYTES:
-            raise _Reject(self, _text_reply(431, "Request line and headers too large."))
+            self._reject(_text_reply(431, "Request line and headers too large."))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_bytes += len(name) + len(value) + 4
         if self.head_bytes > MAX_HEAD_BYTES:
-            raise _Reject(self, _text_reply(431, "Request line and headers too large."))
+            self._reject(_text_reply(431, "Request line and headers too large."))
         name = name.lower()
         known = self.headers.get(name)
         self.headers[name] = value if known is None else known + b", " + value
@@ -281,13 +282,13 @@ class TrackingHttp(asyncio.Protocol):
         try:
             self.limit = self.app.body_limit(self.headers.get(b"content-length"))
         except Exception as exc:  # declared over the limit: refused before it is sent
-            raise _Reject(self, outcome if isinstance(outcome, Reply)
-                          else self.app.failure(exc, method, path)) from None
+            self._reject(outcome if isinstance(outcome, Reply)
+                         else self.app.failure(exc, method, path))
         announced = (self.headers.get(b"content-length", b"0") != b"0"
                      or b"transfer-encoding" in self.headers)
         if announced and self.headers.get(b"expect", b"").lower() == b"100-continue":
             if isinstance(outcome, Reply):  # refused before the body is sent
-                raise _Reject(self, outcome)
+                self._reject(outcome)
             assert self.transport is not None
             self.transport.write(_CONTINUE)
 
@@ -296,9 +297,9 @@ class TrackingHttp(asyncio.Protocol):
         if self.body_bytes > self.limit:
             outcome = self.outcome
             if isinstance(outcome, Reply):
-                raise _Reject(self, outcome)
-            raise _Reject(self, self.app.failure(too_large(self.body_bytes, self.limit),
-                                           self.method, self.path))
+                self._reject(outcome)
+            self._reject(self.app.failure(too_large(self.body_bytes, self.limit),
+                                          self.method, self.path))
         if self.keep_body:
             self.body.append(body)
 
@@ -325,6 +326,11 @@ class TrackingHttp(asyncio.Protocol):
                 self.transport.pause_reading()
             return
         self._serve(request)
+
+    def _reject(self, reply: Reply) -> NoReturn:
+        """Refuse the request being read: *reply* is sent and the connection closed."""
+        self.rejected = reply
+        raise _Reject(reply.status)
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -369,9 +375,10 @@ class TrackingHttp(asyncio.Protocol):
         else:
             self._start(self._stream(request, result))
 
-    def _head(self, request: _Request, status: int, content_type: bytes,
+    def _head(self, request: _Request | None, status: int, content_type: bytes,
               extra: tuple[tuple[bytes, bytes], ...], length: int | None) -> bytearray:
-        keep = request.keep_alive and not self.closing
+        """An answer's status line and headers; *request* None: the last on the connection."""
+        keep = request is not None and request.keep_alive and not self.closing
         if not keep:
             self.closing = True
         head = bytearray(b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ndate: %s\r\n" % (
@@ -402,51 +409,50 @@ class TrackingHttp(asyncio.Protocol):
     async def _stream(self, request: _Request, pages: Iterator[bytes]) -> None:
         """Send a body made page by page (each page read on a thread) as a chunked body."""
         self.busy = True
-        app, loop = self.app, self.loop
-        transport = self.transport
-        assert transport is not None
-        status = 200
-        answered = False  # (a whole error answer, which finishes the request itself)
+        status = 499  # (also what a cancelled task is logged as)
         try:
             try:
-                page = await loop.run_in_executor(app.pool(), next, pages, None)
-            except Exception as exc:
-                answered = True
-                self._answer(request, app.failure(exc, request.method, request.path))
+                page = await self.loop.run_in_executor(self.app.pool(), next, pages, None)
+            except Exception as exc:  # nothing sent yet: a whole error answer
+                status = 0  # (_answer finishes the request)
+                self._answer(request, self.app.failure(exc, request.method, request.path))
                 return
-            if transport.is_closing():
-                raise _ClientGone
-            transport.write(self._head(request, 200, b"application/json", (), None))
-            while page is not None:
-                if page and request.method != "HEAD":
-                    transport.write(b"%x\r\n%s\r\n" % (len(page), page))
-                if self.writable is not None and not self.writable.is_set():
-                    await self.writable.wait()
-                if transport.is_closing():
-                    raise _ClientGone
-                try:
-                    page = await loop.run_in_executor(app.pool(), next, pages, None)
-                except Exception:
-                    # The status line is sent: the only honest signal left is to cut the
-                    # body short, which the client sees as a broken response.
-                    log.exception("%s %s failed while streaming", request.method,
-                                  request.path)
-                    status = 500
-                    self.closing = True
-                    transport.close()
-                    return
-            if request.method != "HEAD":
-                transport.write(b"0\r\n\r\n")
-        except _ClientGone:
-            status = 499
+            status = await self._send_pages(request, page, pages)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
-            if not answered:
-                if status != 200 or transport.is_closing():
+            if status:
+                if status != 200 or self.transport.is_closing():
                     self.closing = True
                 self._done(request, status)
+
+    async def _send_pages(self, request: _Request, page: bytes | None,
+                          pages: Iterator[bytes]) -> int:
+        """Write the chunked body from its first *page* on; the status for the access log
+        (499: the client went away)."""
+        transport = self.transport
+        if transport.is_closing():
+            return 499
+        transport.write(self._head(request, 200, b"application/json", (), None))
+        while page is not None:
+            if page and request.method != "HEAD":
+                transport.write(b"%x\r\n%s\r\n" % (len(page), page))
+            if self.writable is not None and not self.writable.is_set():
+                await self.writable.wait()
+            if transport.is_closing():
+                return 499
+            try:
+                page = await self.loop.run_in_executor(self.app.pool(), next, pages, None)
+            except Exception:
+                # The status line is sent: the only honest signal left is to cut the body
+                # short, which the client sees as a broken response.
+                log.exception("%s %s failed while streaming", request.method, request.path)
+                transport.close()
+                return 500
+        if request.method != "HEAD":
+            transport.write(b"0\r\n\r\n")
+        return 200
 
     def _done(self, request: _Request, status: int) -> None:
         """After an answer: log it, then close, or serve what is queued, or wait."""
@@ -480,10 +486,8 @@ class TrackingHttp(asyncio.Protocol):
             return
         if self.busy:  # an answer is still being made: just close after it
             return
-        message = (b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n"
-                   b"connection: close\r\n\r\n" % (reply.status, _REASONS.get(reply.status, b""),
-                                                   reply.content_type, len(reply.body)))
-        transport.write(message + reply.body)
+        transport.write(self._head(None, reply.status, reply.content_type, reply.extra,
+                                   len(reply.body)) + reply.body)
         transport.close()
 
     def _read_timeout(self) -> None:

@@ -267,35 +267,34 @@ class DedicatedConnections:
         self._idle: list[tuple[Any, float]] = []  # (driver connection, idle since)
         self._pid = os.getpid()
 
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
+    def connection(self) -> _Lease:
+        """A connection for one ``with`` block: ``with points.connection() as conn: ...``
+        (a small object, not a generator: this is on every single-point write)."""
+        return _Lease(self)
+
+    def _take(self) -> Any:
         if self._pid != os.getpid():
             self._idle, self._pid = [], os.getpid()  # the parent's stay open for the parent
-        conn: Any = None
-        while conn is None:
+        while self._idle:
+            conn, idle_since = self._idle.pop()
+            if time.monotonic() - idle_since < PING_AFTER:
+                return conn
             try:
-                conn, idle_since = self._idle.pop()
-            except IndexError:
-                fairy = self._engine.raw_connection()
-                fairy.detach()
-                conn = fairy.dbapi_connection
-                try:
-                    self._setup(conn)
-                except BaseException:
-                    conn.close()
-                    raise
-                break
-            if time.monotonic() - idle_since >= PING_AFTER:
-                try:
-                    self._engine.dialect.do_ping(conn)
-                except Exception:  # the server went away: a fresh connection instead
-                    conn.close()
-                    conn = None
+                self._engine.dialect.do_ping(conn)
+                return conn
+            except Exception:  # the server went away: a fresh connection instead
+                conn.close()
+        fairy = self._engine.raw_connection()
+        fairy.detach()
+        fresh: Any = fairy.dbapi_connection
         try:
-            yield conn
+            self._setup(fresh)
         except BaseException:
-            conn.close()
+            fresh.close()
             raise
+        return fresh
+
+    def _give(self, conn: Any) -> None:
         if len(self._idle) < self._keep and self._pid == os.getpid():
             self._idle.append((conn, time.monotonic()))
         else:
@@ -307,6 +306,27 @@ class DedicatedConnections:
         if self._pid == os.getpid():
             for conn, _ in idle:
                 conn.close()
+
+
+class _Lease:
+    """One use of a :class:`DedicatedConnections` connection: returned after the block,
+    closed if the block raised."""
+
+    __slots__ = ("_conn", "_owner")
+
+    def __init__(self, owner: DedicatedConnections) -> None:
+        self._owner = owner
+        self._conn: Any = None
+
+    def __enter__(self) -> Any:
+        self._conn = self._owner._take()
+        return self._conn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if kind is None:
+            self._owner._give(self._conn)
+        else:
+            self._conn.close()
 
 
 #: SQLite: how long a connection waits for another's lock before "database is locked".
