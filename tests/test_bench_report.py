@@ -101,3 +101,44 @@ def test_server_benchmarks_pair_by_server(report: ModuleType) -> None:
     assert "| `test_log_metric_calls[sqlite]` | 1.5 ms / 12 ms / 40 ms | " \
            "90 ms / 600 ms / 1.9 s |" in server
     assert "test_mlflow_client_log_metric" not in server.split("Latency of the requests")[1]
+
+
+def async_bench(name: str, median: float, points: int) -> dict[str, Any]:
+    return {"name": name, "fullname": f"benches/bench_async.py::{name}",
+            "stats": {"median": median}, "extra_info": {"points_per_call": points}}
+
+
+ASYNC_RUN = [
+    # rounds of 10,000 calls (1.5 µs each) against MLflow's 20 (700 µs each)
+    async_bench("test_async_log_metric_caller_cost[trackstore]", 0.015, 10_000),
+    async_bench("test_async_log_metric_caller_cost[mlflow]", 0.014, 20),
+    async_bench("test_async_log_metrics_caller_cost[trackstore]", 0.025, 10_000),
+    async_bench("test_async_log_metrics_caller_cost[mlflow]", 0.02, 100),
+    async_bench("test_async_sustained_file_store[trackstore-log_batch_1000]", 0.08, 100_000),
+    async_bench("test_async_sustained_file_store[mlflow-log_batch_1000]", 1.6, 4000),
+    async_bench("test_async_sustained[postgresql-trackstore]", 0.1, 20_000),
+    async_bench("test_async_sustained[postgresql-mlflow]", 0.75, 3000),
+]
+
+
+def test_ratio_is_per_point_when_the_rounds_differ(report: ModuleType) -> None:
+    # 100 points in 10 ms against 10 points in 20 ms: 0.1 ms a point against 2 ms
+    assert report.Row("x", 0.01, 0.02, 100, 10).ratio == pytest.approx(20)
+    assert report.Row("x", 0.01, 0.02, 100, 100).ratio == pytest.approx(2)
+    assert report.Row("x", 0.01, 0.02, None, None).ratio == pytest.approx(2)  # no counts
+    assert report.Row("x", 0.01, 0.02, 100).ratio == pytest.approx(2)  # MLflow's unknown
+
+
+def test_async_benchmarks_are_compared_per_point(report: ModuleType) -> None:
+    text = report.render({"benchmarks": ASYNC_RUN, "sources": []}, "tox -e bench")
+    assert "Compiled twins" not in text and "## File store" not in text
+    section = text.split("## Asynchronous logging (`synchronous=False`)")[1]
+    # per point: 1.5 µs against 700 µs, whatever the rounds held; points/s of each
+    assert "| `test_async_log_metric_caller_cost` | 1.5 µs | 700 µs | 467× | 666.7 k/s | " \
+           "1.4 k/s | ≤ 2 µs per point | yes |" in section
+    assert "| `test_async_log_metrics_caller_cost` | 2.5 µs | 200 µs | 80× | 400.0 k/s | " \
+           "5.0 k/s | ≤ 2 µs per point | **no** |" in section
+    assert "| `test_async_sustained_file_store[log_batch_1000]` | 800 ns | 400 µs | 500× | " \
+           "1.25 M/s | 2.5 k/s | ≥ 1M points/s | yes |" in section
+    assert "| `test_async_sustained[postgresql]` | 5 µs | 250 µs | 50× | 200.0 k/s | 4.0 k/s | " \
+           " |  |" in section

@@ -38,6 +38,7 @@ from trackstore._metrics_py import (
     int64_arg,
     key_arg,
     reason_fields,
+    row_arg,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "format_batch",
     "format_line",
     "format_lines",
+    "format_rows",
     "from_json_plain",
     "latest",
     "parse",
@@ -999,6 +1001,42 @@ def format_batch(metrics):
         else:
             extra = format_line(ts, number, st, name, digest)
             bytearray_append(group, PyBytes_AS_STRING(extra), PyBytes_GET_SIZE(extra))
+    return {k: bytes(v) for k, v in groups.items()}
+
+
+def format_rows(rows):
+    """The lines of queued points grouped by metric key, each group in the given order.
+
+    Each row is a tuple ``(run_id, key, value, timestamp, step)`` (the run id is not read);
+    each line is what :func:`format_line` makes of the last three.
+    """
+    cdef tuple items = as_tuple(rows)
+    cdef dict groups = {}
+    cdef char line[MAX_LINE]
+    cdef Py_ssize_t n
+    cdef int64_t ts
+    cdef double number
+    cdef int64_t st
+    cdef bytearray group
+    cdef tuple row
+    for item in items:
+        if type(item) is not tuple or len(<tuple>item) != 5:
+            row_arg(item)  # raises the pure twin's TypeError
+        row = <tuple>item
+        key = row[1]
+        if not isinstance(key, str):
+            key_arg(key)
+        ts = as_int64(row[3], "timestamp", -1)
+        number = as_double(row[2], "value", -1)
+        st = as_int64(row[4], "step", -1)
+        found = groups.get(key)
+        if found is None:
+            group = bytearray()
+            groups[key] = group
+        else:
+            group = <bytearray>found
+        n = write_line(line, ts, number, st)
+        bytearray_append(group, line, n)
     return {k: bytes(v) for k, v in groups.items()}
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ._speedups import speedups
 from ._version import __version__
-from .client import RunOperations, TrackingClient
+from .asynclog import RunOperations, enable_async_logging, flush
+from .client import TrackingClient
 from .entities import (
     Dataset,
     DatasetInput,
@@ -45,6 +46,9 @@ from .fluent import (
 )
 from .tracking_uri import get_tracking_uri, set_tracking_uri
 
+#: MLflow's name for :func:`flush`.
+flush_async_logging = flush
+
 __all__ = [
     "ActiveRun",
     "Dataset",
@@ -68,7 +72,10 @@ __all__ = [
     "__version__",
     "active_run",
     "delete_tag",
+    "enable_async_logging",
     "end_run",
+    "flush",
+    "flush_async_logging",
     "get_tracking_uri",
     "last_active_run",
     "log_input",

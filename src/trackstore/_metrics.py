@@ -13,6 +13,8 @@ the compiled twin :mod:`trackstore._metrics_c` gives identical results and error
     many 3-field lines at once;
 ``format_batch(metrics) -> dict[str, bytes]``
     the lines of many ``Metric`` objects, grouped by key;
+``format_rows(rows) -> dict[str, bytes]``
+    the lines of queued ``(run_id, key, value, timestamp, step)`` rows, grouped by key;
 ``count_plain(metrics, known_keys) -> int``
     how many leading metrics need no more validation than a type check;
 ``from_json_plain(items, start, out) -> int``
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
         format_batch,
         format_line,
         format_lines,
+        format_rows,
         from_json_plain,
         latest,
         parse,
@@ -43,6 +46,7 @@ else:
     format_line = _impl.format_line
     format_lines = _impl.format_lines
     format_batch = _impl.format_batch
+    format_rows = _impl.format_rows
     count_plain = _impl.count_plain
     from_json_plain = _impl.from_json_plain
     IMPL = _impl.__name__
@@ -54,6 +58,7 @@ __all__ = [
     "format_batch",
     "format_line",
     "format_lines",
+    "format_rows",
     "from_json_plain",
     "latest",
     "parse",

@@ -79,6 +79,7 @@ __all__ = [
     "format_batch",
     "format_line",
     "format_lines",
+    "format_rows",
     "from_json_plain",
     "latest",
     "parse",
@@ -355,6 +356,32 @@ def format_batch(metrics: Iterable[Any]) -> dict[str, bytes]:
     for m in metrics:
         key = key_arg(m.key)
         line = format_line(m.timestamp, m.value, m.step, m.dataset_name, m.dataset_digest)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [line]
+        else:
+            group.append(line)
+    return {key: b"".join(lines) for key, lines in groups.items()}
+
+
+def row_arg(row: object) -> tuple[Any, ...]:
+    if type(row) is not tuple or len(row) != 5:
+        raise TypeError("a row must be a tuple (run_id, key, value, timestamp, step), got "
+                        f"{type(row).__name__}")
+    return row
+
+
+def format_rows(rows: Iterable[Any]) -> dict[str, bytes]:
+    """The lines of queued points grouped by metric key, each group in the given order.
+
+    Each row is a tuple ``(run_id, key, value, timestamp, step)`` (the run id is not read:
+    the rows are one run's); each line is what :func:`format_line` makes of the last three.
+    """
+    groups: dict[str, list[bytes]] = {}
+    for row in rows:
+        _, key, value, timestamp, step = row_arg(row)
+        key = key_arg(key)
+        line = format_line(timestamp, value, step)
         group = groups.get(key)
         if group is None:
             groups[key] = [line]

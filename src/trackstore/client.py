@@ -8,9 +8,11 @@ Code written against ``MlflowClient`` switches by changing the import::
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from . import asynclog
+from .asynclog import RunOperations
 from .entities import (
     DatasetInput,
     Experiment,
@@ -35,21 +37,10 @@ USER_TAG = "mlflow.user"
 
 
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return _time_ns() // 1_000_000
 
 
-class RunOperations:
-    """The handle returned by logging calls made with ``synchronous=False``.
-
-    trackstore's synchronous writes are already fast, so such calls complete before they
-    return and :meth:`wait` has nothing left to wait for; errors are raised at the call.
-    """
-
-    def wait(self) -> None:
-        return None
-
-
-_DONE = RunOperations()
+_time_ns = time.time_ns
 
 
 class TrackingClient:
@@ -58,6 +49,10 @@ class TrackingClient:
     def __init__(self, tracking_uri: str | None = None) -> None:
         self._tracking_uri = tracking_uri or get_tracking_uri()
         self._store = get_store(self._tracking_uri)
+        #: ``MLFLOW_ENABLE_ASYNC_LOGGING`` as it was when the client was made (reading the
+        #: environment costs more than a logged point); ``trackstore.enable_async_logging()``
+        #: overrides it for every client.
+        self.async_logging = asynclog.env_enabled()
 
     @property
     def tracking_uri(self) -> str:
@@ -118,6 +113,7 @@ class TrackingClient:
             run_name=run_name)
 
     def get_run(self, run_id: str) -> Run:
+        self._settle()
         return self._store.get_run(run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -133,10 +129,20 @@ class TrackingClient:
 
     def set_terminated(self, run_id: str, status: str | None = None,
                        end_time: int | None = None) -> None:
-        self._store.update_run_info(run_id, _status(status or "FINISHED"),
-                                    end_time or now_ms(), None)
+        """End the run, after storing what was logged to it asynchronously; a failure of
+        that is raised once the run is ended."""
+        code = _status(status or "FINISHED")
+        failure = None
+        try:
+            self._store.flush_async_logging()
+        except TrackstoreError as exc:
+            failure = exc
+        self._store.update_run_info(run_id, code, end_time or now_ms(), None)
+        if failure is not None:
+            raise failure
 
     def delete_run(self, run_id: str) -> None:
+        self._settle()
         self._store.delete_run(run_id)
 
     def restore_run(self, run_id: str) -> None:
@@ -149,31 +155,63 @@ class TrackingClient:
                     page_token: str | None = None) -> PagedList[Run]:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
+        self._settle()
         return self._store.search_runs(experiment_ids, filter_string, run_view_type, max_results,
                                        order_by, page_token)
 
     # -- logging ----------------------------------------------------------------------------
+    #
+    # ``synchronous=False`` (or None with asynchronous logging enabled) queues the call and
+    # returns a RunOperations handle; see trackstore.asynclog. Synchronous writes of params
+    # and tags first wait for what is queued, so the two modes keep submission order.
+
+    def _asynchronous(self, synchronous: bool | None) -> bool:
+        if synchronous is None:
+            forced = asynclog.forced
+            return self.async_logging if forced is None else forced
+        return not synchronous
+
+    def _settle(self) -> None:
+        logger = self._store._async_logger
+        if logger is not None and logger.pending:
+            logger.settle()
 
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None, synchronous: bool | None = None,
                    dataset_name: str | None = None, dataset_digest: str | None = None,
                    model_id: str | None = None) -> RunOperations | None:
-        self._store.log_metric(run_id, Metric(
-            key, value, now_ms() if timestamp is None else timestamp, step or 0, model_id,
-            dataset_name, dataset_digest))
-        return _DONE if synchronous is False else None
+        if timestamp is None:
+            timestamp = _time_ns() // 1_000_000
+        if synchronous is False or (synchronous is None and (
+                self.async_logging if asynclog.forced is None else asynclog.forced)):
+            if model_id is None and dataset_name is None and dataset_digest is None:
+                return self._store.log_point_async(run_id, key, value, timestamp, step or 0)
+            return self._store.log_metric_async(run_id, Metric(
+                key, value, timestamp, step or 0, model_id, dataset_name, dataset_digest))
+        self._store.log_metric(run_id, Metric(key, value, timestamp, step or 0, model_id,
+                                              dataset_name, dataset_digest))
+        return None
 
     def log_param(self, run_id: str, key: str, value: Any,
                   synchronous: bool | None = None) -> Any:
-        self._store.log_param(run_id, Param(key, _text(value)))
-        return _DONE if synchronous is False else value
+        param = Param(key, _text(value))
+        if self._asynchronous(synchronous):
+            return self._store.log_param_async(run_id, param)
+        self._settle()
+        self._store.log_param(run_id, param)
+        return value
 
     def set_tag(self, run_id: str, key: str, value: Any,
                 synchronous: bool | None = None) -> RunOperations | None:
-        self._store.set_tag(run_id, RunTag(key, _text(value)))
-        return _DONE if synchronous is False else None
+        tag = RunTag(key, _text(value))
+        if self._asynchronous(synchronous):
+            return self._store.set_tag_async(run_id, tag)
+        self._settle()
+        self._store.set_tag(run_id, tag)
+        return None
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        self._settle()
         self._store.delete_tag(run_id, key)
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
@@ -183,27 +221,30 @@ class TrackingClient:
         params = [Param(p.key, _text(p.value)) for p in params]
         tags = [RunTag(t.key, _text(t.value)) for t in tags]
         metrics = list(metrics)
-        if len(params) <= MAX_PARAMS_TAGS_PER_BATCH and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH \
-                and len(params) + len(tags) + len(metrics) <= MAX_ENTITIES_PER_BATCH:
-            self._store.log_batch(run_id, metrics, params, tags)
-            return _DONE if synchronous is False else None
-        while params or tags or metrics:
-            batch_params, params = params[:MAX_PARAMS_TAGS_PER_BATCH], \
-                params[MAX_PARAMS_TAGS_PER_BATCH:]
-            batch_tags, tags = tags[:MAX_PARAMS_TAGS_PER_BATCH], tags[MAX_PARAMS_TAGS_PER_BATCH:]
-            room = MAX_ENTITIES_PER_BATCH - len(batch_params) - len(batch_tags)
-            batch_metrics, metrics = metrics[:room], metrics[room:]
-            self._store.log_batch(run_id, batch_metrics, batch_params, batch_tags)
-        return _DONE if synchronous is False else None
+        if self._asynchronous(synchronous):
+            handles = [self._store.log_batch_async(run_id, *batch)
+                       for batch in _store_batches(metrics, params, tags)]
+            return handles[0] if len(handles) == 1 else RunOperations.of(handles)
+        self._settle()
+        for batch in _store_batches(metrics, params, tags):
+            self._store.log_batch(run_id, *batch)
+        return None
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None,
                    models: Sequence[LoggedModelInput] | None = None) -> None:
+        self._settle()
         self._store.log_inputs(run_id, datasets, models)
+
+    def flush(self) -> None:
+        """Store everything logged asynchronously through this client's store; raise what
+        failed (``mlflow.flush_async_logging`` for one store)."""
+        self._store.flush_async_logging()
 
     # -- metric history ---------------------------------------------------------------------
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point logged for *key*, as :class:`Metric` objects."""
+        self._settle()
         return list(self._store.get_metric_history(run_id, key))
 
     def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
@@ -212,7 +253,24 @@ class TrackingClient:
         No Python object per point: use this for long series (``numpy.frombuffer`` views the
         arrays without a copy).
         """
+        self._settle()
         return self._store.get_metric_history_columns(run_id, key)
+
+
+def _store_batches(metrics: list[Metric], params: list[Param], tags: list[RunTag]
+                   ) -> Iterator[tuple[list[Metric], list[Param], list[RunTag]]]:
+    """Cut a batch to MLflow's limits per ``log_batch`` (params and tags go first)."""
+    if len(params) <= MAX_PARAMS_TAGS_PER_BATCH and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH \
+            and len(params) + len(tags) + len(metrics) <= MAX_ENTITIES_PER_BATCH:
+        yield metrics, params, tags
+        return
+    while params or tags or metrics:
+        batch_params, params = params[:MAX_PARAMS_TAGS_PER_BATCH], \
+            params[MAX_PARAMS_TAGS_PER_BATCH:]
+        batch_tags, tags = tags[:MAX_PARAMS_TAGS_PER_BATCH], tags[MAX_PARAMS_TAGS_PER_BATCH:]
+        room = MAX_ENTITIES_PER_BATCH - len(batch_params) - len(batch_tags)
+        batch_metrics, metrics = metrics[:room], metrics[room:]
+        yield batch_metrics, batch_params, batch_tags
 
 
 def _all_pages(fetch: Any, token: str | None) -> PagedList[Any]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from . import context
-from .client import RunOperations, TrackingClient, now_ms
+from . import asynclog, context
+from .asynclog import RunOperations
+from .client import TrackingClient, now_ms
 from .entities import (
     Dataset,
     DatasetInput,
@@ -57,12 +59,18 @@ def _stack() -> list[ActiveRun]:
 
 class ActiveRun(Run):
     """The run returned by :func:`start_run`; ending the ``with`` block ends the run
-    (FINISHED, or FAILED if an exception escaped, KILLED on KeyboardInterrupt)."""
+    (FINISHED, or FAILED if an exception escaped, KILLED on KeyboardInterrupt or SIGTERM).
 
-    __slots__ = ()
+    The run keeps the client of the store it was started in: logging to it never resolves
+    the tracking URI again (which costs more than storing a point).
+    """
 
-    def __init__(self, run: Run) -> None:
+    __slots__ = ("_client",)
+    _client: TrackingClient
+
+    def __init__(self, run: Run, client: TrackingClient) -> None:
         super().__init__(run.info, run.data, run.inputs)
+        self._client = client
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -71,7 +79,7 @@ class ActiveRun(Run):
                  tb: TracebackType | None) -> None:
         if exc_type is None:
             status = "FINISHED"
-        elif issubclass(exc_type, KeyboardInterrupt):
+        elif issubclass(exc_type, (KeyboardInterrupt, asynclog.Terminated)):
             status = "KILLED"
         else:
             status = "FAILED"
@@ -149,6 +157,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
             "end the current run with trackstore.end_run(). To start a nested run, call "
             "start_run with nested=True", INVALID_PARAMETER_VALUE)
     client = _tracking_client()
+    client.async_logging = asynclog.env_enabled()  # MLFLOW_ENABLE_ASYNC_LOGGING, read per run
     if parent_run_id is not None:
         parent = client.get_run(parent_run_id)
         if stack and stack[-1].info.run_id != parent_run_id:
@@ -173,7 +182,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
         all_tags.update(user_tags)
         run = client.create_run(experiment_id or _experiment_id(), tags=all_tags,
                                 run_name=run_name)
-    active = ActiveRun(run)
+    active = ActiveRun(run, client)
     stack.append(active)
     with _lock:
         if not _atexit_registered:
@@ -201,21 +210,26 @@ def _resume(client: TrackingClient, run_id: str, experiment_id: str | None,
 
 
 def end_run(status: str = "FINISHED") -> None:
-    """End the active run of this thread (if any) with *status*."""
+    """End the active run of this thread (if any) with *status*, after storing what was
+    logged to its store asynchronously (a failure of that is raised, the run still ends)."""
     stack = _stack()
     if not stack:
         return
     run = stack.pop()
-    _tracking_client().set_terminated(run.info.run_id, status)
+    run._client.set_terminated(run.info.run_id, status)
 
 
 def _end_runs_at_exit() -> None:
     stack: list[ActiveRun] = getattr(_local, "stack", None) or []
+    status = "KILLED" if asynclog.terminated() else "FINISHED"
     while stack:
+        run = stack[-1]
         try:
-            end_run("FINISHED")
-        except Exception:  # the interpreter is going away; nothing useful left to do
-            stack.pop()
+            end_run(status)
+        except Exception as exc:  # no caller is left to raise it to
+            print(f"trackstore: ending run {run.info.run_id} at exit: {exc}", file=sys.stderr)
+            if stack and stack[-1] is run:
+                stack.pop()
 
 
 def active_run() -> ActiveRun | None:
@@ -226,16 +240,19 @@ def active_run() -> ActiveRun | None:
 
 def last_active_run() -> Run | None:
     run = active_run()
-    return _tracking_client().get_run(run.info.run_id) if run is not None else None
+    return run._client.get_run(run.info.run_id) if run is not None else None
 
 
-def _run_id(run_id: str | None = None) -> str:
-    if run_id is not None:
-        return run_id
+def _target(run_id: str | None = None) -> tuple[TrackingClient, str]:
+    """The client and run to log to: the active run (started on demand) or *run_id*."""
     stack = _stack()
-    if stack:
-        return stack[-1].info.run_id
-    return start_run().info.run_id
+    if stack and (run_id is None or run_id == stack[-1].info.run_id):
+        run = stack[-1]
+    elif run_id is None:
+        run = start_run()
+    else:
+        return _tracking_client(), run_id
+    return run._client, run.info.run_id
 
 
 # -- logging ------------------------------------------------------------------------------------
@@ -246,9 +263,20 @@ def log_metric(key: str, value: float, step: int | None = None,
                run_id: str | None = None, model_id: str | None = None,
                dataset: Any = None) -> RunOperations | None:
     """Log one metric point to the active run (started on demand) or to *run_id*."""
+    stack: list[ActiveRun] | None = getattr(_local, "stack", None)
+    if run_id is None and stack:  # the training loop: no lookup beyond the run's own client
+        run = stack[-1]
+        client, run_id = run._client, run.info.run_id
+    else:
+        client, run_id = _target(run_id)
+    if dataset is None:
+        if model_id is None:
+            return client.log_metric(run_id, key, value, timestamp, step, synchronous)
+        return client.log_metric(run_id, key, value, timestamp, step, synchronous,
+                                 model_id=model_id)
     name, digest = _dataset_fields(dataset)
-    return _tracking_client().log_metric(_run_id(run_id), key, value, timestamp, step,
-                                         synchronous, name, digest, model_id)
+    return client.log_metric(run_id, key, value, timestamp, step, synchronous, name, digest,
+                             model_id)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None,
@@ -259,30 +287,36 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None,
     ts = now_ms() if timestamp is None else timestamp
     name, digest = _dataset_fields(dataset)
     batch = [Metric(k, v, ts, step or 0, model_id, name, digest) for k, v in metrics.items()]
-    return _tracking_client().log_batch(_run_id(run_id), metrics=batch, synchronous=synchronous)
+    client, run_id = _target(run_id)
+    return client.log_batch(run_id, metrics=batch, synchronous=synchronous)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    return _tracking_client().log_param(_run_id(), key, value, synchronous)
+    client, run_id = _target()
+    return client.log_param(run_id, key, value, synchronous)
 
 
 def log_params(params: Mapping[str, Any], synchronous: bool | None = None,
                run_id: str | None = None) -> RunOperations | None:
     batch = [Param(k, str(v)) for k, v in params.items()]
-    return _tracking_client().log_batch(_run_id(run_id), params=batch, synchronous=synchronous)
+    client, run_id = _target(run_id)
+    return client.log_batch(run_id, params=batch, synchronous=synchronous)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
-    return _tracking_client().set_tag(_run_id(), key, value, synchronous)
+    client, run_id = _target()
+    return client.set_tag(run_id, key, value, synchronous)
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> RunOperations | None:
     batch = [RunTag(k, str(v)) for k, v in tags.items()]
-    return _tracking_client().log_batch(_run_id(), tags=batch, synchronous=synchronous)
+    client, run_id = _target()
+    return client.log_batch(run_id, tags=batch, synchronous=synchronous)
 
 
 def delete_tag(key: str) -> None:
-    _tracking_client().delete_tag(_run_id(), key)
+    client, run_id = _target()
+    client.delete_tag(run_id, key)
 
 
 def log_input(dataset: Any = None, context: str | None = None,
@@ -295,7 +329,8 @@ def log_input(dataset: Any = None, context: str | None = None,
         if context is not None:
             input_tags.append(InputTag("mlflow.data.context", context))
         datasets.append(DatasetInput(_dataset_entity(dataset), input_tags))
-    _tracking_client().log_inputs(_run_id(), datasets, [model] if model is not None else None)
+    client, run_id = _target()
+    client.log_inputs(run_id, datasets, [model] if model is not None else None)
 
 
 def _dataset_entity(dataset: Any) -> Dataset:

@@ -95,7 +95,7 @@ def truncate_long_values() -> bool:
 
 
 #: Keys already found valid (bounded): the training-loop fast path is one set lookup.
-_VALID_KEYS: set[str] = set()
+VALID_KEYS: set[str] = set()
 
 
 @lru_cache(maxsize=65536)
@@ -126,8 +126,8 @@ def validate_key(name: Any, path: str, kind: str) -> None:
     problem = _name_problem(name)
     if problem is not None:
         raise _bad(invalid_value(path, name, problem))
-    if len(_VALID_KEYS) < 65536 and len(name) <= MAX_ENTITY_KEY_LENGTH:
-        _VALID_KEYS.add(name)
+    if len(VALID_KEYS) < 65536 and len(name) <= MAX_ENTITY_KEY_LENGTH:
+        VALID_KEYS.add(name)
 
 
 def _length_limited(entity: str, limit: int, value: str | None, truncate: bool = False) -> Any:
@@ -146,7 +146,7 @@ def _plain_metric(m: Metric) -> bool:
     """The common case, checked in a few hundred nanoseconds: a float value, int timestamp
     and step in range, a key seen valid before, no dataset."""
     return (type(m.value) is float and type(m.timestamp) is int and type(m.step) is int
-            and m.key in _VALID_KEYS and 0 <= m.timestamp <= INT64_MAX
+            and m.key in VALID_KEYS and 0 <= m.timestamp <= INT64_MAX
             and INT64_MIN <= m.step <= INT64_MAX and m.dataset_name is None
             and m.dataset_digest is None)
 
@@ -271,7 +271,7 @@ def validate_batch(metrics: Sequence[Metric], params: Sequence[Param],
     _batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, len(tags))
     _batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH,
                  len(metrics) + len(params) + len(tags))
-    plain = _metrics.count_plain(metrics, _VALID_KEYS)
+    plain = _metrics.count_plain(metrics, VALID_KEYS)
     checked_metrics = metrics[:plain]
     checked_metrics += [validate_metric(m, f"metrics[{i}]")
                         for i, m in enumerate(metrics[plain:], plain)]

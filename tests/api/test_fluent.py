@@ -207,3 +207,20 @@ def test_the_fluent_api_on_a_database(isolated: Path, kind: str) -> None:
         assert found[0].data.tags["mlflow.parentRunId"] == run.info.run_id
         registry.clear_cache()
         dispose_engines()
+
+
+def test_an_active_run_keeps_logging_to_the_store_it_started_in(isolated: Path) -> None:
+    # Logging to the active run does not resolve the tracking URI again (that costs more than
+    # storing a point): a URI changed mid-run applies to the next run, not to this one.
+    first = (isolated / "first").as_uri()
+    trackstore.set_tracking_uri(first)
+    with trackstore.start_run() as run:
+        os.environ["MLFLOW_TRACKING_URI"] = (isolated / "second").as_uri()
+        trackstore.tracking_uri._reset()
+        trackstore.log_metric("loss", 0.5, step=1)
+        trackstore.log_metric("loss", 0.25, step=2, synchronous=False)
+        trackstore.set_tag("t", "v")
+    stored = TrackingClient(first).get_run(run.info.run_id)
+    assert stored.info.status == "FINISHED"
+    assert stored.data.metrics == {"loss": 0.25} and stored.data.tags["t"] == "v"
+    assert not (isolated / "second").exists()

@@ -1,4 +1,4 @@
-"""``format_batch`` and ``count_plain``: the batch paths of the metrics trio."""
+"""``format_batch``, ``format_rows`` and ``count_plain``: the batch paths of the metrics trio."""
 
 from __future__ import annotations
 
@@ -106,6 +106,51 @@ def test_format_batch_round_trips_through_parse(metrics_twins: tuple[ModuleType,
         assert all(a == b or (math.isnan(a) and math.isnan(b))
                    for a, b in zip(back, values, strict=True))
         assert list(parsed.steps) == list(range(len(values)))
+
+
+# -- format_rows: the points queued by asynchronous logging ------------------------------------
+
+
+def test_format_rows_groups_by_key_in_order(metrics_impl: ModuleType) -> None:
+    rows = [("r", "loss", 0.5, T0, 0), ("r", "acc", 1.0, T0, -2),
+            ("r", "loss", float("-inf"), T0 + 1, 1)]
+    assert metrics_impl.format_rows(rows) == {
+        "loss": f"{T0} 0.5 0\n{T0 + 1} -inf 1\n".encode(),
+        "acc": f"{T0} 1.0 -2\n".encode(),
+    }
+    assert list(metrics_impl.format_rows(rows)) == ["loss", "acc"]
+    assert metrics_impl.format_rows([]) == {}
+    assert metrics_impl.format_rows(iter(rows[1:2])) == {"acc": f"{T0} 1.0 -2\n".encode()}
+    # The lines are those of format_batch for the same points.
+    assert metrics_impl.format_rows(rows) == metrics_impl.format_batch(
+        [Metric(k, v, t, s) for _, k, v, t, s in rows])
+
+
+def test_format_rows_errors(metrics_impl: ModuleType) -> None:
+    with pytest.raises(TypeError, match="a row must be a tuple"):
+        metrics_impl.format_rows([["r", "k", 0.5, T0, 0]])
+    with pytest.raises(TypeError, match="a row must be a tuple"):
+        metrics_impl.format_rows([("r", "k", 0.5, T0)])
+    with pytest.raises(TypeError, match="metric key must be str, not int"):
+        metrics_impl.format_rows([("r", 1, 0.5, T0, 0)])
+    with pytest.raises(OverflowError):
+        metrics_impl.format_rows([("r", "k", 0.5, 2**63, 0)])
+
+
+rows_strategy = st.lists(st.one_of(
+    st.tuples(st.just("r"), keys, metric_values, ints, ints),
+    st.tuples(st.just("r"), keys, metric_values, ints),
+    st.lists(st.integers(), max_size=5)), max_size=12)
+
+
+@pytest.mark.c_ext
+@settings(max_examples=500, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows_strategy)
+def test_twins_agree_on_rows(metrics_twins: tuple[ModuleType, ModuleType],
+                             rows: list[Any]) -> None:
+    py, c = metrics_twins
+    assert outcome(lambda: py.format_rows(rows)) == outcome(lambda: c.format_rows(rows))
 
 
 # -- from_json_plain: decoded log-batch entries ------------------------------------------------

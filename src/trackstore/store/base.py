@@ -11,12 +11,14 @@ import abc
 import bisect
 import heapq
 import operator
+import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import compress, pairwise, starmap
 from math import isnan
 
+from ..asynclog import AsyncLogger, PointRow, RunOperations
 from ..entities import (
     DatasetInput,
     Experiment,
@@ -35,7 +37,9 @@ from ..entities import (
 from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackstoreError
 from ..validation import (
     API_DOCS_HINT,
+    MAX_ENTITIES_PER_BATCH,
     SEARCH_MAX_RESULTS_THRESHOLD,
+    VALID_KEYS,
     invalid_value,
     missing_parameter,
     validate_artifact_location,
@@ -49,6 +53,8 @@ from ..validation import (
     validate_run_id,
     validate_tag,
 )
+
+_async_start_lock = threading.Lock()
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 RUN_NAME_TAG = "mlflow.runName"
@@ -81,6 +87,10 @@ def checked_run_id(run_id: object) -> str:
 
 class AbstractStore(abc.ABC):
     """The tracking store API (experiments, runs, metrics, params, tags, inputs)."""
+
+    #: The queue and thread of asynchronous logging (:mod:`trackstore.asynclog`), made on
+    #: first use.
+    _async_logger: AsyncLogger | None = None
 
     # -- experiments ------------------------------------------------------------------------
 
@@ -245,8 +255,64 @@ class AbstractStore(abc.ABC):
         """One validated point; backends with a cheaper single-point path override it."""
         self._log_batch(run_id, [metric], [], [])
 
+    def _log_point_rows(self, run_id: str, rows: list[PointRow]) -> None:
+        """Store points queued by asynchronous logging, validated, as ``(run_id, key, value,
+        timestamp, step)`` rows of this run. Stores that can take them without a ``Metric``
+        object per point override it."""
+        metrics = [Metric(key, value, timestamp, step) for _, key, value, timestamp, step in rows]
+        for start in range(0, len(metrics), MAX_ENTITIES_PER_BATCH):
+            self._log_batch(run_id, metrics[start:start + MAX_ENTITIES_PER_BATCH], [], [])
+
     def log_param(self, run_id: str, param: Param) -> None:
         self._log_batch(checked_run_id(run_id), [], [validate_param(param)], [])
+
+    # Asynchronous logging: validated here, in the caller; stored by a background thread.
+
+    def log_metric_async(self, run_id: str, metric: Metric) -> RunOperations:
+        return self.log_batch_async(run_id, [metric])
+
+    def log_param_async(self, run_id: str, param: Param) -> RunOperations:
+        return self.log_batch_async(run_id, params=[param])
+
+    def set_tag_async(self, run_id: str, tag: RunTag) -> RunOperations:
+        return self.log_batch_async(run_id, tags=[tag])
+
+    def log_point_async(self, run_id: str, key: str, value: float, timestamp: int,
+                        step: int) -> RunOperations:
+        """One point, the training-loop case: checked and queued with no object made."""
+        if type(value) is float and type(timestamp) is int and type(step) is int \
+                and type(run_id) is str and key in VALID_KEYS \
+                and 0 <= timestamp <= 0x7FFF_FFFF_FFFF_FFFF \
+                and -0x8000_0000_0000_0000 <= step <= 0x7FFF_FFFF_FFFF_FFFF:
+            return (self._async_logger or self._start_async_logging()).submit_point(
+                run_id, key, value, timestamp, step)
+        return self.log_batch_async(run_id, [Metric(key, value, timestamp, step)])
+
+    def log_batch_async(self, run_id: str, metrics: Sequence[Metric] = (),
+                        params: Sequence[Param] = (), tags: Sequence[RunTag] = ()
+                        ) -> RunOperations:
+        run_id = checked_run_id(run_id)
+        checked = validate_batch(metrics, params, tags)
+        return (self._async_logger or self._start_async_logging()).submit(run_id, *checked)
+
+    def flush_async_logging(self) -> None:
+        """Wait until everything logged asynchronously to this store is stored; raise what
+        failed."""
+        if self._async_logger is not None:
+            self._async_logger.flush()
+
+    def settle_async_logging(self) -> None:
+        """Wait until everything logged asynchronously so far is stored (errors stay queued
+        for the caller who logged it)."""
+        logger = self._async_logger
+        if logger is not None and logger.pending:
+            logger.settle()
+
+    def _start_async_logging(self) -> AsyncLogger:
+        with _async_start_lock:
+            if self._async_logger is None:
+                self._async_logger = AsyncLogger(self)
+            return self._async_logger
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         self._log_batch(checked_run_id(run_id), [], [], [validate_tag(tag)])
@@ -473,8 +539,17 @@ class AbstractStore(abc.ABC):
     def hard_delete_experiment(self, experiment_id: str) -> None:
         """Remove a deleted experiment and everything stored for it, for good."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing open
-        """Release what the store holds open (descriptors, connections)."""
+    def close(self) -> None:
+        """Store what was logged asynchronously, then release what the store holds open
+        (descriptors, connections); raises what failed to be stored, after releasing."""
+        try:
+            if self._async_logger is not None:
+                self._async_logger.shut_down()
+        finally:
+            self._release()
+
+    def _release(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing open
+        """Close descriptors and connections (stores that hold some override it)."""
 
 
 def name_taken(existing: Experiment, how_to_free: str) -> TrackstoreError:

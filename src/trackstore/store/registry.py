@@ -107,6 +107,13 @@ def get_store(uri: str, artifact_uri: str | None = None) -> AbstractStore:
 def clear_cache() -> None:
     """Close and forget every cached store (tests, and programs that re-point everything)."""
     with _lock:
-        for store in _stores.values():
-            store.close()
+        stores = list(_stores.values())
         _stores.clear()
+    errors = []
+    for store in stores:
+        try:
+            store.close()
+        except TrackstoreError as exc:  # what was logged asynchronously and failed
+            errors.append(exc)
+    if errors:
+        raise errors[0]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import _metrics
+from ...asynclog import PointRow
 from ...entities import (
     DatasetInput,
     LifecycleStage,
@@ -435,6 +436,13 @@ class FileStore(ExperimentsMixin, AbstractStore):
                               _metrics.format_line(metric.timestamp, metric.value, metric.step,
                                                    metric.dataset_name, metric.dataset_digest))
 
+    def _log_point_rows(self, run_id: str, rows: list[PointRow]) -> None:
+        # Asynchronous logging's single points: one write per metric key, no object per point.
+        metrics_dir = self._active_run(run_id).metrics_dir
+        append = self._appender.append
+        for key, data in _metrics.format_rows(rows).items():
+            append(metrics_dir, key, data)
+
     def _log_metrics(self, state: _RunState, metrics: list[Metric]) -> None:
         metrics_dir = state.metrics_dir
         append = self._appender.append
@@ -567,7 +575,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._index.forget(run_id)
         shutil.rmtree(state.run_dir)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self._appender.close()
         self._index.close()
         self._runs.clear()

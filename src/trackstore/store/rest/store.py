@@ -97,7 +97,7 @@ class RestStore(AbstractStore):
         writes whose repetition leaves the same state: MLflow's retry-safe list)."""
         return self._http.call("POST", API_PREFIX + endpoint, body, retry_safe=retry_safe)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self._http.close()
 
     # -- experiments ------------------------------------------------------------------------

@@ -1093,7 +1093,7 @@ class SqlStore(AbstractStore):
                 cur.execute(f"DELETE FROM {table} WHERE experiment_id = {m}",
                             (row.experiment_id,))
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Close the SQLite writer connections of every thread, and PostgreSQL's idle
         single-point ones (the engine, shared by every store of this URI, stays): a SQLite
         database's ``-wal`` file goes with the last one.

@@ -1,0 +1,575 @@
+"""Asynchronous logging: ``synchronous=False`` and ``MLFLOW_ENABLE_ASYNC_LOGGING``.
+
+A logging call made asynchronously is validated in the caller (bad input is refused at the
+call, as in synchronous mode) and appended to its store's queue; that is all the caller pays.
+One background thread per store takes everything queued at once, merges it into
+``log_batch`` calls per run, and stores them. See ``docs/durability.md`` for what survives
+what.
+
+The contract:
+
+* **Order.** One thread applies submissions in the order they were queued, so the params and
+  tags of a run are written in submission order; metric points are merged into batches, each
+  stored exactly once. A synchronous write of params or tags through :class:`TrackingClient`
+  first waits for the run's queued work, so mixing the modes keeps the order too.
+* **Bounded.** At most ``TRACKSTORE_ASYNC_LOGGING_MAX_QUEUE`` points (default 100,000) wait in
+  the queue. A call that would exceed it blocks until the thread takes the queue; after
+  ``TRACKSTORE_ASYNC_LOGGING_PUT_TIMEOUT`` seconds (default 120) it raises
+  ``RESOURCE_EXHAUSTED`` with nothing of that call queued. Nothing is ever dropped silently.
+* **Errors reach the caller**: through the :class:`RunOperations` handle each call returns
+  (``wait()`` raises), else at the next asynchronous call to that store, at :func:`flush`, or
+  at ``end_run``; each failure is raised once. At interpreter exit, with no caller left, it
+  goes to stderr.
+* **Flushed** by :func:`flush`, ``end_run`` / ``set_terminated`` (before the run is marked
+  ended), at interpreter exit, and on SIGTERM: once asynchronous logging has started in the
+  main thread, a SIGTERM whose handler is the default one becomes ``SystemExit(143)``, so the
+  process exits through the normal path that stores the queue. SIGINT already does so
+  (``KeyboardInterrupt``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .entities import Metric, Param, RunTag
+from .exceptions import (
+    BAD_REQUEST,
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    MALFORMED_REQUEST,
+    RESOURCE_DOES_NOT_EXIST,
+    RESOURCE_EXHAUSTED,
+    TrackstoreError,
+)
+from .validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, validate_run_id
+
+if TYPE_CHECKING:
+    from .store.base import AbstractStore
+
+ENV_ENABLE = "MLFLOW_ENABLE_ASYNC_LOGGING"
+ENV_BUFFERING = "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"
+ENV_MAX_QUEUE = "TRACKSTORE_ASYNC_LOGGING_MAX_QUEUE"
+ENV_PUT_TIMEOUT = "TRACKSTORE_ASYNC_LOGGING_PUT_TIMEOUT"
+
+DEFAULT_MAX_QUEUE = 100_000
+DEFAULT_PUT_TIMEOUT = 120.0
+
+#: Error codes with which a store refuses a batch having changed nothing (design §5): a merged
+#: batch refused so is retried submission by submission, and only the culprit fails.
+_REFUSALS = frozenset({INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, INVALID_STATE,
+                       BAD_REQUEST, MALFORMED_REQUEST})
+
+#: ``enable_async_logging()``'s choice, which overrides what each client read from the
+#: environment; None until it is called.
+forced: bool | None = None
+
+
+def env_enabled() -> bool:
+    """``MLFLOW_ENABLE_ASYNC_LOGGING`` as MLflow reads a boolean variable."""
+    return os.environ.get(ENV_ENABLE, "false").strip().lower() in ("true", "1")
+
+
+def enable_async_logging(enable: bool = True) -> None:
+    """Make logging calls that do not say ``synchronous=`` asynchronous (or not), in every
+    client of this process at once and in child processes (through the environment)."""
+    global forced
+    forced = bool(enable)
+    os.environ[ENV_ENABLE] = "true" if enable else "false"
+
+
+class RunOperations:
+    """What a logging call made asynchronously returns.
+
+    :meth:`wait` blocks until what the call queued is stored, and raises the
+    :class:`TrackstoreError` that storing it met, if any.
+    """
+
+    __slots__ = ("_error", "_logger", "_seq")
+
+    def __init__(self, logger: AsyncLogger | None = None, seq: int = 0) -> None:
+        self._logger = logger
+        self._seq = seq
+        self._error: TrackstoreError | None = None
+
+    def wait(self) -> None:
+        if self._logger is not None:
+            self._logger.wait_for(self)
+
+    @staticmethod
+    def of(handles: list[RunOperations]) -> RunOperations:
+        """One handle for several (a ``log_batch`` cut into store-sized batches)."""
+        return _Several(handles)
+
+    def __repr__(self) -> str:
+        return f"<RunOperations #{self._seq}>"
+
+
+class _Several(RunOperations):
+    __slots__ = ("_handles",)
+
+    def __init__(self, handles: list[RunOperations]) -> None:
+        super().__init__()
+        self._handles = handles
+
+    def wait(self) -> None:
+        errors = []
+        for handle in self._handles:
+            try:
+                handle.wait()
+            except TrackstoreError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+#: The handle of a call with nothing to wait for.
+DONE = RunOperations()
+
+# A queued submission: its handle, the run, then its (metrics, params, tags); all three None
+# for the handle of the run's queued single points (rows).
+_Item = tuple[RunOperations, str, "list[Metric] | None", "list[Param] | None",
+              "list[RunTag] | None"]
+#: A queued single point: (run_id, key, value, timestamp, step).
+PointRow = tuple[str, str, float, int, int]
+
+
+class AsyncLogger:
+    """The queue and the background thread of one store."""
+
+    def __init__(self, store: AbstractStore) -> None:
+        self._store = store
+        self._max_points = _env_number(ENV_MAX_QUEUE, DEFAULT_MAX_QUEUE, int, 1)
+        self._put_timeout = _env_number(ENV_PUT_TIMEOUT, DEFAULT_PUT_TIMEOUT, float, 0)
+        self._linger = _env_number(ENV_BUFFERING, 0.0, float, 0)
+        self._reset()
+        _loggers.add(self)
+
+    def _reset(self) -> None:
+        max_points = self._max_points
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # the thread waits here for work
+        self._progress = threading.Condition(self._lock)  # callers wait here for room or work done
+        self._items: list[_Item] = []
+        # Single points, the training-loop case, cost no object of their own: a row of
+        # (run id, key, value, timestamp, step) and, per run, one handle for all the points
+        # queued until the thread takes the queue.
+        self._rows: list[PointRow] = []
+        self._row_handles: dict[str, RunOperations] = {}
+        self._row_count = 0  # len(self._rows)
+        self._points = 0  # queued in items, not yet taken by the thread
+        self._row_room = max_points  # rows that fit before the queue is full
+        self._submitted = 0  # sequence number of the newest submission
+        self._done = 0  # every submission up to this one is stored (or failed)
+        self._waiting = 0  # callers waiting on _progress
+        self._idle = False
+        self._unreported: list[RunOperations] = []  # failed, and nobody has been told
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- the callers' side ------------------------------------------------------------------
+
+    def submit_point(self, run_id: str, key: str, value: float, timestamp: int,
+                     step: int) -> RunOperations:
+        """Queue one point whose key, value, timestamp and step are validated.
+
+        The training-loop path: a lock, a dict lookup, a tuple. Everything else (the run id's
+        check, the queue's bound, waking the thread) happens once per run per batch, when
+        the run has no handle yet.
+        """
+        with self._lock:
+            ops = self._row_handles.get(run_id)
+            if ops is None or self._row_count >= self._row_room:
+                ops = self._open_rows(run_id)
+            self._rows.append((run_id, key, value, timestamp, step))
+            self._row_count += 1
+        return ops
+
+    def _open_rows(self, run_id: str) -> RunOperations:
+        # With the lock held: the first point of a run since the thread took the queue, or
+        # the queue is full.
+        if self._unreported:
+            self._raise_unreported()
+        if self._points + self._row_count >= self._max_points:
+            self._wait_for_room(1)
+        ops = self._row_handles.get(run_id)
+        if ops is None:
+            validate_run_id(run_id)
+            self._submitted = seq = self._submitted + 1
+            ops = self._row_handles[run_id] = RunOperations(self, seq)
+            self._items.append((ops, run_id, None, None, None))
+            self._wake_thread()
+        self._row_room = self._max_points - self._points
+        return ops
+
+    def submit(self, run_id: str, metrics: list[Metric], params: list[Param],
+               tags: list[RunTag]) -> RunOperations:
+        """Queue one validated batch (within MLflow's batch limits)."""
+        points = len(metrics) + len(params) + len(tags)
+        if not points:
+            return DONE
+        with self._lock:
+            if self._unreported:
+                self._raise_unreported()
+            queued = self._points + self._row_count
+            if queued and queued + points > self._max_points:
+                self._wait_for_room(points)
+            self._submitted = seq = self._submitted + 1
+            ops = RunOperations(self, seq)
+            self._items.append((ops, run_id, metrics, params, tags))
+            self._points += points
+            self._row_room = self._max_points - self._points
+            self._wake_thread()
+        return ops
+
+    @property
+    def pending(self) -> bool:
+        """Whether something submitted is not stored yet."""
+        return self._done < self._submitted
+
+    def settle(self) -> None:
+        """Wait until everything submitted so far is stored (or failed); raise nothing."""
+        with self._lock:
+            self._wait_done(self._submitted)
+
+    def wait_for(self, ops: RunOperations) -> None:
+        with self._lock:
+            self._wait_done(ops._seq)
+            error = ops._error
+            if error is not None:
+                if ops in self._unreported:
+                    self._unreported.remove(ops)
+                raise error
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far is stored, then raise what failed."""
+        with self._lock:
+            self._wait_done(self._submitted)
+            if self._unreported:
+                self._raise_unreported(at_call=False)
+
+    def shut_down(self) -> None:
+        """Flush, then stop the thread (it starts again on the next submission)."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                thread, self._stopping = self._thread, True
+                self._wake.notify()
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+            with self._lock:
+                if self._thread is thread:
+                    self._thread = None
+                self._stopping = False
+
+    # Called with the lock held.
+
+    def _wake_thread(self) -> None:
+        if self._idle:
+            self._idle = False
+            self._wake.notify()
+        elif self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="trackstore-async-logging",
+                                        daemon=True)
+        self._thread.start()
+        _on_first_start()
+
+    def _wait_for_room(self, points: int) -> None:
+        deadline = time.monotonic() + self._put_timeout
+        while self._points + self._row_count \
+                and self._points + self._row_count + points > self._max_points:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TrackstoreError(
+                    f"Asynchronous logging could not queue {points} item(s) within "
+                    f"{self._put_timeout:g} s ({ENV_PUT_TIMEOUT}): "
+                    f"{self._points + self._row_count} queued items "
+                    f"wait for the store, and the queue holds at most {self._max_points} "
+                    f"({ENV_MAX_QUEUE}). The store is not keeping up, or not answering. Nothing "
+                    "of this call was queued.", RESOURCE_EXHAUSTED)
+            self._waiting += 1
+            try:
+                self._progress.wait(remaining)
+            finally:
+                self._waiting -= 1
+
+    def _wait_done(self, seq: int) -> None:
+        if self._done >= seq:
+            return
+        if self._thread is None:  # stopped by shut_down while items were queued
+            self._start()
+        self._waiting += 1
+        try:
+            self._wake.notify()  # cut a buffering wait short
+            while self._done < seq:
+                self._progress.wait()
+        finally:
+            self._waiting -= 1
+
+    def _raise_unreported(self, at_call: bool = True) -> None:
+        """Raise the failures nobody was told of; *at_call*: from a logging call, whose own
+        data is then not queued (the message says so)."""
+        failed, self._unreported = self._unreported, []
+        errors = list(dict.fromkeys(ops._error for ops in failed if ops._error is not None))
+        if len(errors) == 1:
+            message = errors[0].message
+        else:
+            message = (f"{len(errors)} asynchronous logging operations failed: "
+                       + "; ".join(e.message for e in errors[:10])
+                       + (f"; and {len(errors) - 10} more" if len(errors) > 10 else ""))
+        if at_call:
+            message += " (reported at this later logging call, whose own data was not queued)"
+        error = TrackstoreError(message, errors[0].error_code)
+        error.__cause__ = errors[0].__cause__
+        raise error
+
+    # -- the thread's side ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        items: list[_Item] = []
+        rows: list[PointRow] = []
+        try:
+            while True:
+                with self._lock:
+                    while not self._items:
+                        if self._stopping:
+                            return
+                        self._idle = True
+                        self._wake.wait()
+                    self._idle = False
+                    if self._linger and not self._waiting:
+                        self._wake.wait(self._linger)
+                    items, self._items = self._items, []
+                    rows, self._rows = self._rows, []
+                    runs_with_rows = len(self._row_handles)
+                    self._row_handles = {}
+                    self._points = self._row_count = 0
+                    self._row_room = self._max_points
+                    if self._waiting:
+                        self._progress.notify_all()
+                self._apply(items, rows, runs_with_rows)
+                with self._lock:
+                    self._done = items[-1][0]._seq
+                    items, rows = [], []
+                    if self._waiting:
+                        self._progress.notify_all()
+        except BaseException as exc:  # a defect here must fail the callers, never hang them
+            error = _failure("", exc)
+            with self._lock:
+                items += self._items
+                self._items, self._rows, self._row_handles = [], [], {}
+                self._points = self._row_count = 0
+                self._row_room = self._max_points
+                for item in items:
+                    if item[0]._error is None:
+                        item[0]._error = error
+                        self._unreported.append(item[0])
+                self._done = self._submitted
+                self._thread = None
+                self._progress.notify_all()
+            raise
+
+    def _apply(self, items: list[_Item], rows: list[PointRow], runs_with_rows: int) -> None:
+        runs: dict[str, list[_Item]] = {}
+        for item in items:
+            group = runs.get(item[1])
+            if group is None:
+                runs[item[1]] = [item]
+            else:
+                group.append(item)
+        points: dict[str, list[PointRow]] = {}
+        if runs_with_rows == 1:
+            points[rows[0][0]] = rows
+        elif rows:
+            for row in rows:
+                run_points = points.get(row[0])
+                if run_points is None:
+                    points[row[0]] = [row]
+                else:
+                    run_points.append(row)
+        for run_id, group in runs.items():
+            self._apply_run(run_id, group, points.get(run_id, []))
+
+    def _apply_run(self, run_id: str, group: list[_Item], points: list[PointRow]) -> None:
+        """Store one run's submissions, in order, in as few batches as the limits allow.
+
+        The run's single points are stored where their handle was queued, in batches of
+        their own. Other submissions are merged; a batch ends where adding the next one
+        would break MLflow's batch limits or repeat a param or tag key (so a conflict, or
+        the last write of a tag, stays where it was submitted).
+        """
+        metrics: list[Metric] = []
+        params: list[Param] = []
+        tags: list[RunTag] = []
+        members: list[_Item] = []
+        param_keys: set[str] = set()
+        tag_keys: set[str] = set()
+        for item in group:
+            item_metrics = item[2]
+            if item_metrics is None:  # the handle of the run's single points
+                self._store_points(run_id, points, item)
+                continue
+            item_params, item_tags = item[3] or [], item[4] or []
+            if members and (
+                    len(metrics) + len(params) + len(tags) + len(item_metrics) + len(item_params)
+                    + len(item_tags) > MAX_ENTITIES_PER_BATCH
+                    or len(params) + len(item_params) > MAX_PARAMS_TAGS_PER_BATCH
+                    or len(tags) + len(item_tags) > MAX_PARAMS_TAGS_PER_BATCH
+                    or any(p.key in param_keys for p in item_params)
+                    or any(t.key in tag_keys for t in item_tags)):
+                self._store_batch(run_id, metrics, params, tags, members)
+                metrics, params, tags, members = [], [], [], []
+                param_keys.clear()
+                tag_keys.clear()
+            metrics += item_metrics
+            params += item_params
+            tags += item_tags
+            param_keys.update(p.key for p in item_params)
+            tag_keys.update(t.key for t in item_tags)
+            members.append(item)
+        if members:
+            self._store_batch(run_id, metrics, params, tags, members)
+
+    def _store_points(self, run_id: str, rows: list[PointRow], item: _Item) -> None:
+        try:
+            self._store._log_point_rows(run_id, rows)
+        except Exception as exc:
+            self._fail(run_id, exc, [item])
+
+    def _store_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
+                     tags: list[RunTag], members: list[_Item]) -> None:
+        try:
+            self._store._log_batch(run_id, metrics, params, tags)
+        except Exception as exc:
+            if len(members) > 1 and isinstance(exc, TrackstoreError) \
+                    and exc.error_code in _REFUSALS:
+                # Nothing of the batch was stored: find the submission(s) at fault.
+                for item in members:
+                    self._store_batch(run_id, item[2] or [], item[3] or [], item[4] or [],
+                                      [item])
+                return
+            self._fail(run_id, exc, members)
+
+    def _fail(self, run_id: str, exc: Exception, members: list[_Item]) -> None:
+        error = _failure(run_id, exc)
+        with self._lock:
+            for item in members:
+                item[0]._error = error
+                self._unreported.append(item[0])
+            self._row_room = 0  # the next point takes the slow path, which raises it
+
+
+def _failure(run_id: str, exc: BaseException) -> TrackstoreError:
+    where = f" to run {run_id}" if run_id else ""
+    if isinstance(exc, TrackstoreError):
+        error = TrackstoreError(f"Asynchronous logging{where} failed: {exc.message}",
+                                exc.error_code)
+    else:
+        error = TrackstoreError(
+            f"Asynchronous logging{where} failed: {type(exc).__name__}: {exc}", INTERNAL_ERROR)
+    error.__cause__ = exc
+    return error
+
+
+def _env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise TrackstoreError(f"{name}={text!r}: expected a number >= {minimum}",
+                              INVALID_PARAMETER_VALUE)
+    return value
+
+
+# -- every logger of the process: exit, fork, SIGTERM --------------------------------------------
+
+_loggers: weakref.WeakSet[AsyncLogger] = weakref.WeakSet()
+_exiting = False
+_handler_installed = False
+_exit_hook_registered = False
+
+
+def flush() -> None:
+    """Store everything queued by asynchronous logging calls, in every store of this process;
+    raise what failed."""
+    errors = []
+    for logger in list(_loggers):
+        try:
+            logger.flush()
+        except TrackstoreError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise TrackstoreError("; ".join(e.message for e in errors), errors[0].error_code)
+
+
+class Terminated(SystemExit):
+    """What SIGTERM raises in the main thread once asynchronous logging has started."""
+
+
+_terminated = False
+
+
+def terminated() -> bool:
+    """Whether the process is on its way out because of SIGTERM."""
+    return _terminated
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    global _terminated
+    if _exiting or _terminated:  # already on the way out, storing the queue: let it finish
+        return
+    _terminated = True
+    raise Terminated(128 + signum)
+
+
+def _on_first_start() -> None:
+    """Hook the exit path, once: registered late, the exit hook runs before the fluent API's
+    (which ends the runs left active); then take SIGTERM if nobody else has."""
+    global _exit_hook_registered, _handler_installed
+    if not _exit_hook_registered:
+        atexit.register(_flush_at_exit)
+        _exit_hook_registered = True
+    if _handler_installed or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main interpreter
+        return
+    _handler_installed = True
+
+
+def _flush_at_exit() -> None:
+    global _exiting
+    _exiting = True
+    for logger in list(_loggers):
+        try:
+            logger.flush()
+        except TrackstoreError as exc:
+            print(f"trackstore: {exc.message}", file=sys.stderr)
+
+
+def _after_fork_in_child() -> None:
+    # The queue belongs to the parent, which stores it; the child starts empty.
+    for logger in list(_loggers):
+        logger._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
