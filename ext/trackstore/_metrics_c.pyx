@@ -965,6 +965,16 @@ cdef inline int bytearray_append(bytearray target, const char *data, Py_ssize_t 
     return 0
 
 
+cdef bytearray group_of(dict groups, object key):
+    """The buffer of *key*'s lines, made on its first line (so groups keep first-seen order)."""
+    found = groups.get(key)
+    if found is None:
+        group = bytearray()
+        groups[key] = group
+        return group
+    return <bytearray>found
+
+
 def format_batch(metrics):
     """The lines of many points grouped by metric key, each group in the given order.
 
@@ -989,12 +999,7 @@ def format_batch(metrics):
         st = as_int64(m.step, "step", -1)
         name = m.dataset_name
         digest = m.dataset_digest
-        found = groups.get(key)
-        if found is None:
-            group = bytearray()
-            groups[key] = group
-        else:
-            group = <bytearray>found
+        group = group_of(groups, key)
         n = write_line(line, ts, number, st)
         if name is None and digest is None:
             bytearray_append(group, line, n)
@@ -1007,8 +1012,8 @@ def format_batch(metrics):
 def format_rows(rows):
     """The lines of queued points grouped by metric key, each group in the given order.
 
-    Each row is a tuple ``(run_id, key, value, timestamp, step)`` (the run id is not read);
-    each line is what :func:`format_line` makes of the last three.
+    Each row is a tuple ``(key, value, timestamp, step)``; each line is what
+    :func:`format_line` makes of the last three.
     """
     cdef tuple items = as_tuple(rows)
     cdef dict groups = {}
@@ -1017,26 +1022,19 @@ def format_rows(rows):
     cdef int64_t ts
     cdef double number
     cdef int64_t st
-    cdef bytearray group
     cdef tuple row
     for item in items:
-        if type(item) is not tuple or len(<tuple>item) != 5:
+        if type(item) is not tuple or len(<tuple>item) != 4:
             row_arg(item)  # raises the pure twin's TypeError
         row = <tuple>item
-        key = row[1]
+        key = row[0]
         if not isinstance(key, str):
             key_arg(key)
-        ts = as_int64(row[3], "timestamp", -1)
-        number = as_double(row[2], "value", -1)
-        st = as_int64(row[4], "step", -1)
-        found = groups.get(key)
-        if found is None:
-            group = bytearray()
-            groups[key] = group
-        else:
-            group = <bytearray>found
+        ts = as_int64(row[2], "timestamp", -1)
+        number = as_double(row[1], "value", -1)
+        st = as_int64(row[3], "step", -1)
         n = write_line(line, ts, number, st)
-        bytearray_append(group, line, n)
+        bytearray_append(group_of(groups, key), line, n)
     return {k: bytes(v) for k, v in groups.items()}
 
 

@@ -352,21 +352,13 @@ def format_batch(metrics: Iterable[Any]) -> dict[str, bytes]:
     ``dataset_digest`` attributes (a trackstore or MLflow ``Metric``); each line is what
     :func:`format_line` makes of it. Keys are checked before the item's fields.
     """
-    groups: dict[str, list[bytes]] = {}
-    for m in metrics:
-        key = key_arg(m.key)
-        line = format_line(m.timestamp, m.value, m.step, m.dataset_name, m.dataset_digest)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [line]
-        else:
-            group.append(line)
-    return {key: b"".join(lines) for key, lines in groups.items()}
+    return _grouped((key_arg(m.key), format_line(m.timestamp, m.value, m.step, m.dataset_name,
+                                                  m.dataset_digest)) for m in metrics)
 
 
 def row_arg(row: object) -> tuple[Any, ...]:
-    if type(row) is not tuple or len(row) != 5:
-        raise TypeError("a row must be a tuple (run_id, key, value, timestamp, step), got "
+    if type(row) is not tuple or len(row) != 4:
+        raise TypeError("a row must be a tuple (key, value, timestamp, step), got "
                         f"{type(row).__name__}")
     return row
 
@@ -374,14 +366,21 @@ def row_arg(row: object) -> tuple[Any, ...]:
 def format_rows(rows: Iterable[Any]) -> dict[str, bytes]:
     """The lines of queued points grouped by metric key, each group in the given order.
 
-    Each row is a tuple ``(run_id, key, value, timestamp, step)`` (the run id is not read:
-    the rows are one run's); each line is what :func:`format_line` makes of the last three.
+    Each row is a tuple ``(key, value, timestamp, step)``; each line is what
+    :func:`format_line` makes of the last three.
     """
+    return _grouped(_row_line(row) for row in rows)
+
+
+def _row_line(row: object) -> tuple[str, bytes]:
+    key, value, timestamp, step = row_arg(row)
+    return key_arg(key), format_line(timestamp, value, step)
+
+
+def _grouped(lines: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
+    """``(key, line)`` pairs joined per key, in order."""
     groups: dict[str, list[bytes]] = {}
-    for row in rows:
-        _, key, value, timestamp, step = row_arg(row)
-        key = key_arg(key)
-        line = format_line(timestamp, value, step)
+    for key, line in lines:
         group = groups.get(key)
         if group is None:
             groups[key] = [line]

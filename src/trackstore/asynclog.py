@@ -130,15 +130,26 @@ class _Several(RunOperations):
             raise errors[0]
 
 
+class _Points(RunOperations):
+    """The handle shared by the single points queued for one run until the thread takes
+    the queue (or a batch for the run is queued after them): they are stored together."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, logger: AsyncLogger, seq: int) -> None:
+        super().__init__(logger, seq)
+        self._rows: list[PointRow] = []
+
+
 #: The handle of a call with nothing to wait for.
 DONE = RunOperations()
 
+#: A queued single point: (key, value, timestamp, step).
+PointRow = tuple[str, float, int, int]
 # A queued submission: its handle, the run, then its (metrics, params, tags); all three None
-# for the handle of the run's queued single points (rows).
+# for a _Points handle, whose rows are the submission.
 _Item = tuple[RunOperations, str, "list[Metric] | None", "list[Param] | None",
               "list[RunTag] | None"]
-#: A queued single point: (run_id, key, value, timestamp, step).
-PointRow = tuple[str, str, float, int, int]
 
 
 class AsyncLogger:
@@ -158,12 +169,10 @@ class AsyncLogger:
         self._wake = threading.Condition(self._lock)  # the thread waits here for work
         self._progress = threading.Condition(self._lock)  # callers wait here for room or work done
         self._items: list[_Item] = []
-        # Single points, the training-loop case, cost no object of their own: a row of
-        # (run id, key, value, timestamp, step) and, per run, one handle for all the points
-        # queued until the thread takes the queue.
-        self._rows: list[PointRow] = []
-        self._row_handles: dict[str, RunOperations] = {}
-        self._row_count = 0  # len(self._rows)
+        # Single points, the training-loop case, cost no object of their own: a row in the
+        # run's open _Points handle, which was queued with the run's first point.
+        self._row_handles: dict[str, _Points] = {}
+        self._row_count = 0  # rows in the queue
         self._points = 0  # queued in items, not yet taken by the thread
         self._row_room = max_points  # rows that fit before the queue is full
         self._submitted = 0  # sequence number of the newest submission
@@ -181,29 +190,37 @@ class AsyncLogger:
         """Queue one point whose key, value, timestamp and step are validated.
 
         The training-loop path: a lock, a dict lookup, a tuple. Everything else (the run id's
-        check, the queue's bound, waking the thread) happens once per run per batch, when
-        the run has no handle yet.
+        check, the queue's bound, waking the thread) happens when the run has no open
+        handle, once per run per batch.
         """
         with self._lock:
             ops = self._row_handles.get(run_id)
             if ops is None or self._row_count >= self._row_room:
-                ops = self._open_rows(run_id)
-            self._rows.append((run_id, key, value, timestamp, step))
+                ops = self._open_rows(run_id, 1)
+            ops._rows.append((key, value, timestamp, step))
             self._row_count += 1
         return ops
 
-    def _open_rows(self, run_id: str) -> RunOperations:
-        # With the lock held: the first point of a run since the thread took the queue, or
-        # the queue is full.
+    def submit_points(self, run_id: str, rows: list[PointRow]) -> RunOperations:
+        """Queue validated points of one run (``log_metrics``)."""
+        with self._lock:
+            ops = self._row_handles.get(run_id)
+            if ops is None or self._row_count + len(rows) > self._row_room:
+                ops = self._open_rows(run_id, len(rows))
+            ops._rows += rows
+            self._row_count += len(rows)
+        return ops
+
+    def _open_rows(self, run_id: str, count: int) -> _Points:
+        # With the lock held: the run has no open handle, or the queue is full.
         if self._unreported:
             self._raise_unreported()
-        if self._points + self._row_count >= self._max_points:
-            self._wait_for_room(1)
+        self._wait_for_room(count)
         ops = self._row_handles.get(run_id)
         if ops is None:
             validate_run_id(run_id)
             self._submitted = seq = self._submitted + 1
-            ops = self._row_handles[run_id] = RunOperations(self, seq)
+            ops = self._row_handles[run_id] = _Points(self, seq)
             self._items.append((ops, run_id, None, None, None))
             self._wake_thread()
         self._row_room = self._max_points - self._points
@@ -218,12 +235,11 @@ class AsyncLogger:
         with self._lock:
             if self._unreported:
                 self._raise_unreported()
-            queued = self._points + self._row_count
-            if queued and queued + points > self._max_points:
-                self._wait_for_room(points)
+            self._wait_for_room(points)
             self._submitted = seq = self._submitted + 1
             ops = RunOperations(self, seq)
             self._items.append((ops, run_id, metrics, params, tags))
+            self._row_handles.pop(run_id, None)  # later points queue after this batch
             self._points += points
             self._row_room = self._max_points - self._points
             self._wake_thread()
@@ -286,9 +302,13 @@ class AsyncLogger:
         _on_first_start()
 
     def _wait_for_room(self, points: int) -> None:
-        deadline = time.monotonic() + self._put_timeout
+        """Wait until *points* fit in the queue (or it is empty: a call bigger than the
+        whole queue is taken alone)."""
+        deadline = None
         while self._points + self._row_count \
                 and self._points + self._row_count + points > self._max_points:
+            if deadline is None:
+                deadline = time.monotonic() + self._put_timeout
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TrackstoreError(
@@ -338,7 +358,6 @@ class AsyncLogger:
 
     def _run(self) -> None:
         items: list[_Item] = []
-        rows: list[PointRow] = []
         try:
             while True:
                 with self._lock:
@@ -351,24 +370,22 @@ class AsyncLogger:
                     if self._linger and not self._waiting:
                         self._wake.wait(self._linger)
                     items, self._items = self._items, []
-                    rows, self._rows = self._rows, []
-                    runs_with_rows = len(self._row_handles)
                     self._row_handles = {}
                     self._points = self._row_count = 0
                     self._row_room = self._max_points
                     if self._waiting:
                         self._progress.notify_all()
-                self._apply(items, rows, runs_with_rows)
+                self._apply(items)
                 with self._lock:
                     self._done = items[-1][0]._seq
-                    items, rows = [], []
+                    items = []
                     if self._waiting:
                         self._progress.notify_all()
         except BaseException as exc:  # a defect here must fail the callers, never hang them
             error = _failure("", exc)
             with self._lock:
                 items += self._items
-                self._items, self._rows, self._row_handles = [], [], {}
+                self._items, self._row_handles = [], {}
                 self._points = self._row_count = 0
                 self._row_room = self._max_points
                 for item in items:
@@ -380,7 +397,7 @@ class AsyncLogger:
                 self._progress.notify_all()
             raise
 
-    def _apply(self, items: list[_Item], rows: list[PointRow], runs_with_rows: int) -> None:
+    def _apply(self, items: list[_Item]) -> None:
         runs: dict[str, list[_Item]] = {}
         for item in items:
             group = runs.get(item[1])
@@ -388,78 +405,46 @@ class AsyncLogger:
                 runs[item[1]] = [item]
             else:
                 group.append(item)
-        points: dict[str, list[PointRow]] = {}
-        if runs_with_rows == 1:
-            points[rows[0][0]] = rows
-        elif rows:
-            for row in rows:
-                run_points = points.get(row[0])
-                if run_points is None:
-                    points[row[0]] = [row]
-                else:
-                    run_points.append(row)
         for run_id, group in runs.items():
-            self._apply_run(run_id, group, points.get(run_id, []))
+            self._apply_run(run_id, group)
 
-    def _apply_run(self, run_id: str, group: list[_Item], points: list[PointRow]) -> None:
-        """Store one run's submissions, in order, in as few batches as the limits allow.
-
-        The run's single points are stored where their handle was queued, in batches of
-        their own. Other submissions are merged; a batch ends where adding the next one
-        would break MLflow's batch limits or repeat a param or tag key (so a conflict, or
-        the last write of a tag, stays where it was submitted).
-        """
-        metrics: list[Metric] = []
-        params: list[Param] = []
-        tags: list[RunTag] = []
-        members: list[_Item] = []
-        param_keys: set[str] = set()
-        tag_keys: set[str] = set()
+    def _apply_run(self, run_id: str, group: list[_Item]) -> None:
+        """Store one run's submissions in submission order, in as few batches as the limits
+        allow: a run of single points in one call, other submissions merged while they fit
+        (see :class:`_Merged`)."""
+        merged = _Merged()
         for item in group:
-            item_metrics = item[2]
-            if item_metrics is None:  # the handle of the run's single points
-                self._store_points(run_id, points, item)
+            ops = item[0]
+            if isinstance(ops, _Points):
+                if merged.members:
+                    self._store_batch(run_id, merged)
+                    merged = _Merged()
+                try:
+                    self._store._log_point_rows(run_id, ops._rows)
+                except Exception as exc:
+                    self._fail(run_id, exc, [item])
+                ops._rows = []
                 continue
-            item_params, item_tags = item[3] or [], item[4] or []
-            if members and (
-                    len(metrics) + len(params) + len(tags) + len(item_metrics) + len(item_params)
-                    + len(item_tags) > MAX_ENTITIES_PER_BATCH
-                    or len(params) + len(item_params) > MAX_PARAMS_TAGS_PER_BATCH
-                    or len(tags) + len(item_tags) > MAX_PARAMS_TAGS_PER_BATCH
-                    or any(p.key in param_keys for p in item_params)
-                    or any(t.key in tag_keys for t in item_tags)):
-                self._store_batch(run_id, metrics, params, tags, members)
-                metrics, params, tags, members = [], [], [], []
-                param_keys.clear()
-                tag_keys.clear()
-            metrics += item_metrics
-            params += item_params
-            tags += item_tags
-            param_keys.update(p.key for p in item_params)
-            tag_keys.update(t.key for t in item_tags)
-            members.append(item)
-        if members:
-            self._store_batch(run_id, metrics, params, tags, members)
+            if merged.members and not merged.fits(item):
+                self._store_batch(run_id, merged)
+                merged = _Merged()
+            merged.add(item)
+        if merged.members:
+            self._store_batch(run_id, merged)
 
-    def _store_points(self, run_id: str, rows: list[PointRow], item: _Item) -> None:
+    def _store_batch(self, run_id: str, merged: _Merged) -> None:
         try:
-            self._store._log_point_rows(run_id, rows)
+            self._store._log_batch(run_id, merged.metrics, merged.params, merged.tags)
         except Exception as exc:
-            self._fail(run_id, exc, [item])
-
-    def _store_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
-                     tags: list[RunTag], members: list[_Item]) -> None:
-        try:
-            self._store._log_batch(run_id, metrics, params, tags)
-        except Exception as exc:
-            if len(members) > 1 and isinstance(exc, TrackstoreError) \
+            if len(merged.members) > 1 and isinstance(exc, TrackstoreError) \
                     and exc.error_code in _REFUSALS:
                 # Nothing of the batch was stored: find the submission(s) at fault.
-                for item in members:
-                    self._store_batch(run_id, item[2] or [], item[3] or [], item[4] or [],
-                                      [item])
+                for item in merged.members:
+                    alone = _Merged()
+                    alone.add(item)
+                    self._store_batch(run_id, alone)
                 return
-            self._fail(run_id, exc, members)
+            self._fail(run_id, exc, merged.members)
 
     def _fail(self, run_id: str, exc: Exception, members: list[_Item]) -> None:
         error = _failure(run_id, exc)
@@ -468,6 +453,39 @@ class AsyncLogger:
                 item[0]._error = error
                 self._unreported.append(item[0])
             self._row_room = 0  # the next point takes the slow path, which raises it
+
+
+class _Merged:
+    """Submissions of one run merged into one ``log_batch``. A submission fits while the
+    batch stays within MLflow's limits and repeats no param or tag key (so a conflict, or
+    the last write of a tag, stays where it was submitted)."""
+
+    __slots__ = ("members", "metrics", "param_keys", "params", "tag_keys", "tags")
+
+    def __init__(self) -> None:
+        self.metrics: list[Metric] = []
+        self.params: list[Param] = []
+        self.tags: list[RunTag] = []
+        self.members: list[_Item] = []
+        self.param_keys: set[str] = set()
+        self.tag_keys: set[str] = set()
+
+    def fits(self, item: _Item) -> bool:
+        metrics, params, tags = item[2] or [], item[3] or [], item[4] or []
+        return (len(self.metrics) + len(self.params) + len(self.tags) + len(metrics)
+                + len(params) + len(tags) <= MAX_ENTITIES_PER_BATCH
+                and len(self.params) + len(params) <= MAX_PARAMS_TAGS_PER_BATCH
+                and len(self.tags) + len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
+                and not any(p.key in self.param_keys for p in params)
+                and not any(t.key in self.tag_keys for t in tags))
+
+    def add(self, item: _Item) -> None:
+        self.metrics += item[2] or []
+        self.params += item[3] or []
+        self.tags += item[4] or []
+        self.param_keys.update(p.key for p in item[3] or [])
+        self.tag_keys.update(t.key for t in item[4] or [])
+        self.members.append(item)
 
 
 def _failure(run_id: str, exc: BaseException) -> TrackstoreError:

@@ -8,7 +8,7 @@ Code written against ``MlflowClient`` switches by changing the import::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import asynclog
@@ -191,6 +191,22 @@ class TrackingClient:
         self._store.log_metric(run_id, Metric(key, value, timestamp, step or 0, model_id,
                                               dataset_name, dataset_digest))
         return None
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None,
+                    timestamp: int | None = None, synchronous: bool | None = None,
+                    dataset_name: str | None = None, dataset_digest: str | None = None,
+                    model_id: str | None = None) -> RunOperations | None:
+        """Several metrics at one step and timestamp (the fluent ``log_metrics``)."""
+        if timestamp is None:
+            timestamp = _time_ns() // 1_000_000
+        if self._asynchronous(synchronous) and model_id is None and dataset_name is None \
+                and dataset_digest is None:
+            ops = self._store.log_points_async(run_id, metrics, timestamp, step or 0)
+            if ops is not None:
+                return ops
+        batch = [Metric(k, v, timestamp, step or 0, model_id, dataset_name, dataset_digest)
+                 for k, v in metrics.items()]
+        return self.log_batch(run_id, metrics=batch, synchronous=synchronous)
 
     def log_param(self, run_id: str, key: str, value: Any,
                   synchronous: bool | None = None) -> Any:

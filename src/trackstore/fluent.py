@@ -17,7 +17,7 @@ from typing import Any
 
 from . import asynclog, context
 from .asynclog import RunOperations
-from .client import TrackingClient, now_ms
+from .client import TrackingClient
 from .entities import (
     Dataset,
     DatasetInput,
@@ -25,7 +25,6 @@ from .entities import (
     InputTag,
     LifecycleStage,
     LoggedModelInput,
-    Metric,
     Param,
     Run,
     RunStatus,
@@ -284,11 +283,10 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None,
                 timestamp: int | None = None, model_id: str | None = None,
                 dataset: Any = None) -> RunOperations | None:
     """Log several metrics at one step and timestamp, in one batch."""
-    ts = now_ms() if timestamp is None else timestamp
     name, digest = _dataset_fields(dataset)
-    batch = [Metric(k, v, ts, step or 0, model_id, name, digest) for k, v in metrics.items()]
     client, run_id = _target(run_id)
-    return client.log_batch(run_id, metrics=batch, synchronous=synchronous)
+    return client.log_metrics(run_id, metrics, step, timestamp, synchronous, name, digest,
+                              model_id)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:

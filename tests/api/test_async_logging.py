@@ -97,6 +97,25 @@ def test_fluent_api_queues_and_end_run_stores_before_ending(uri: str) -> None:
     assert finished.data.tags["t"] == "x" and finished.data.tags["u"] == "y"
 
 
+def test_points_are_stored_in_submission_order(uri: str) -> None:
+    client = TrackingClient(uri)
+    run_id = new_run(client)
+    # A new key's first point takes the general path, the next ones the rows; batches and
+    # log_metrics in between: the history keeps the order of the calls.
+    for step in range(3):
+        client.log_metric(run_id, "fresh", 1.0, timestamp=100 + step, step=step,
+                          synchronous=False)
+    client.log_batch(run_id, metrics=[Metric("fresh", 2.0, 103, 3)], synchronous=False)
+    client.log_metric(run_id, "fresh", 1.0, timestamp=104, step=4, synchronous=False)
+    client.log_metrics(run_id, {"fresh": 3.0, "other": 1.0}, step=5, timestamp=105,
+                       synchronous=False)
+    client.log_metric(run_id, "fresh", 1.0, timestamp=106, step=6, synchronous=False)
+    client.flush()
+    history = client.get_metric_history(run_id, "fresh")
+    assert [(m.step, m.timestamp) for m in history] == [(i, 100 + i) for i in range(7)]
+    assert [m.value for m in history] == [1.0, 1.0, 1.0, 2.0, 1.0, 3.0, 1.0]
+
+
 def test_params_and_tags_apply_in_submission_order(uri: str) -> None:
     client = TrackingClient(uri)
     run_id = new_run(client)
@@ -313,12 +332,9 @@ def test_a_forked_child_does_not_store_the_parents_queue(isolated: Path) -> None
     logger = client.store._async_logger
     assert logger is not None
     with logger._lock:  # hold the thread off so that points are queued at the fork
-        for i in range(1, 100):
-            logger._rows.append((run_id, "m", float(i), 1, i))
-            logger._row_count += 1
-        handle = RunOperations(logger, logger._submitted + 1)
-        logger._submitted += 1
-        logger._items.append((handle, run_id, None, None, None))
+        handle = logger._open_rows(run_id, 99)
+        handle._rows += [("m", float(i), 1, i) for i in range(1, 100)]
+        logger._row_count += 99
         pid = os.fork()
         if pid == 0:  # the child: its own queue, empty
             status = 0
@@ -328,7 +344,6 @@ def test_a_forked_child_does_not_store_the_parents_queue(isolated: Path) -> None
             except BaseException:
                 status = 1
             os._exit(status)
-        logger._wake.notify()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     handle.wait()

@@ -112,8 +112,7 @@ def test_format_batch_round_trips_through_parse(metrics_twins: tuple[ModuleType,
 
 
 def test_format_rows_groups_by_key_in_order(metrics_impl: ModuleType) -> None:
-    rows = [("r", "loss", 0.5, T0, 0), ("r", "acc", 1.0, T0, -2),
-            ("r", "loss", float("-inf"), T0 + 1, 1)]
+    rows = [("loss", 0.5, T0, 0), ("acc", 1.0, T0, -2), ("loss", float("-inf"), T0 + 1, 1)]
     assert metrics_impl.format_rows(rows) == {
         "loss": f"{T0} 0.5 0\n{T0 + 1} -inf 1\n".encode(),
         "acc": f"{T0} 1.0 -2\n".encode(),
@@ -123,23 +122,23 @@ def test_format_rows_groups_by_key_in_order(metrics_impl: ModuleType) -> None:
     assert metrics_impl.format_rows(iter(rows[1:2])) == {"acc": f"{T0} 1.0 -2\n".encode()}
     # The lines are those of format_batch for the same points.
     assert metrics_impl.format_rows(rows) == metrics_impl.format_batch(
-        [Metric(k, v, t, s) for _, k, v, t, s in rows])
+        [Metric(k, v, t, s) for k, v, t, s in rows])
 
 
 def test_format_rows_errors(metrics_impl: ModuleType) -> None:
     with pytest.raises(TypeError, match="a row must be a tuple"):
-        metrics_impl.format_rows([["r", "k", 0.5, T0, 0]])
+        metrics_impl.format_rows([["k", 0.5, T0, 0]])
     with pytest.raises(TypeError, match="a row must be a tuple"):
-        metrics_impl.format_rows([("r", "k", 0.5, T0)])
+        metrics_impl.format_rows([("r", "k", 0.5, T0, 0)])
     with pytest.raises(TypeError, match="metric key must be str, not int"):
-        metrics_impl.format_rows([("r", 1, 0.5, T0, 0)])
+        metrics_impl.format_rows([(1, 0.5, T0, 0)])
     with pytest.raises(OverflowError):
-        metrics_impl.format_rows([("r", "k", 0.5, 2**63, 0)])
+        metrics_impl.format_rows([("k", 0.5, 2**63, 0)])
 
 
 rows_strategy = st.lists(st.one_of(
-    st.tuples(st.just("r"), keys, metric_values, ints, ints),
-    st.tuples(st.just("r"), keys, metric_values, ints),
+    st.tuples(keys, metric_values, ints, ints),
+    st.tuples(keys, metric_values, ints),
     st.lists(st.integers(), max_size=5)), max_size=12)
 
 

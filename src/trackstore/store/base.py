@@ -13,7 +13,7 @@ import heapq
 import operator
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import compress, pairwise, starmap
 from math import isnan
@@ -256,10 +256,10 @@ class AbstractStore(abc.ABC):
         self._log_batch(run_id, [metric], [], [])
 
     def _log_point_rows(self, run_id: str, rows: list[PointRow]) -> None:
-        """Store points queued by asynchronous logging, validated, as ``(run_id, key, value,
+        """Store points queued by asynchronous logging, validated, as ``(key, value,
         timestamp, step)`` rows of this run. Stores that can take them without a ``Metric``
         object per point override it."""
-        metrics = [Metric(key, value, timestamp, step) for _, key, value, timestamp, step in rows]
+        metrics = [Metric(key, value, timestamp, step) for key, value, timestamp, step in rows]
         for start in range(0, len(metrics), MAX_ENTITIES_PER_BATCH):
             self._log_batch(run_id, metrics[start:start + MAX_ENTITIES_PER_BATCH], [], [])
 
@@ -287,6 +287,23 @@ class AbstractStore(abc.ABC):
             return (self._async_logger or self._start_async_logging()).submit_point(
                 run_id, key, value, timestamp, step)
         return self.log_batch_async(run_id, [Metric(key, value, timestamp, step)])
+
+    def log_points_async(self, run_id: str, values: Mapping[str, float], timestamp: int,
+                         step: int) -> RunOperations | None:
+        """Several metrics at one step (``log_metrics``), queued as rows if every one is
+        plain (a float value, a key seen valid before); otherwise None, and nothing queued."""
+        if type(timestamp) is int and type(step) is int and type(run_id) is str \
+                and 0 <= timestamp <= 0x7FFF_FFFF_FFFF_FFFF \
+                and -0x8000_0000_0000_0000 <= step <= 0x7FFF_FFFF_FFFF_FFFF:
+            rows = []
+            for key, value in values.items():
+                if type(value) is not float or key not in VALID_KEYS:
+                    return None
+                rows.append((key, value, timestamp, step))
+            if rows:
+                return (self._async_logger or self._start_async_logging()).submit_points(
+                    run_id, rows)
+        return None
 
     def log_batch_async(self, run_id: str, metrics: Sequence[Metric] = (),
                         params: Sequence[Param] = (), tags: Sequence[RunTag] = ()
