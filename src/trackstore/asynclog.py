@@ -219,10 +219,9 @@ class AsyncLogger:
         ops = self._row_handles.get(run_id)
         if ops is None:
             validate_run_id(run_id)
-            self._submitted = seq = self._submitted + 1
-            ops = self._row_handles[run_id] = _Points(self, seq)
-            self._items.append((ops, run_id, None, None, None))
-            self._wake_thread()
+            ops = _Points(self, self._submitted + 1)
+            self._enqueue((ops, run_id, None, None, None))
+            self._row_handles[run_id] = ops
         self._row_room = self._max_points - self._points
         return ops
 
@@ -236,13 +235,11 @@ class AsyncLogger:
             if self._unreported:
                 self._raise_unreported()
             self._wait_for_room(points)
-            self._submitted = seq = self._submitted + 1
-            ops = RunOperations(self, seq)
-            self._items.append((ops, run_id, metrics, params, tags))
+            ops = RunOperations(self, self._submitted + 1)
+            self._enqueue((ops, run_id, metrics, params, tags))
             self._row_handles.pop(run_id, None)  # later points queue after this batch
             self._points += points
             self._row_room = self._max_points - self._points
-            self._wake_thread()
         return ops
 
     @property
@@ -286,14 +283,19 @@ class AsyncLogger:
                     self._thread = None
                 self._stopping = False
 
-    # Called with the lock held.
+    # Called with the lock held. A signal handler (KeyboardInterrupt, Terminated) may raise
+    # between any two steps of the main thread: every state it can leave behind must still
+    # be stored by the thread and waited for correctly.
 
-    def _wake_thread(self) -> None:
-        if self._idle:
+    def _enqueue(self, item: _Item) -> None:
+        self._items.append(item)  # queued: from here on the thread will store it
+        self._submitted = item[0]._seq
+        if self._idle or self._thread is None or not self._thread.is_alive():
             self._idle = False
-            self._wake.notify()
-        elif self._thread is None:
-            self._start()
+            if self._thread is None or not self._thread.is_alive():
+                self._start()
+            else:
+                self._wake.notify()
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="trackstore-async-logging",
@@ -325,15 +327,13 @@ class AsyncLogger:
                 self._waiting -= 1
 
     def _wait_done(self, seq: int) -> None:
-        if self._done >= seq:
-            return
-        if self._thread is None:  # stopped by shut_down while items were queued
-            self._start()
         self._waiting += 1
         try:
-            self._wake.notify()  # cut a buffering wait short
             while self._done < seq:
-                self._progress.wait()
+                if self._thread is None or not self._thread.is_alive():
+                    self._start()  # stopped by shut_down, or gone: the queue is still there
+                self._wake.notify()  # cut a buffering wait short
+                self._progress.wait(1.0)
         finally:
             self._waiting -= 1
 
@@ -365,7 +365,7 @@ class AsyncLogger:
                         if self._stopping:
                             return
                         self._idle = True
-                        self._wake.wait()
+                        self._wake.wait(1.0)  # woken by a submission; the timeout is a backstop
                     self._idle = False
                     if self._linger and not self._waiting:
                         self._wake.wait(self._linger)

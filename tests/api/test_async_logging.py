@@ -349,3 +349,35 @@ def test_a_forked_child_does_not_store_the_parents_queue(isolated: Path) -> None
     handle.wait()
     assert steps(client, run_id, "m") == Counter(range(100))
     assert len(client.get_metric_history(run_id, "child")) == 1
+
+
+@pytest.mark.parametrize("where", ["points", "batch"])
+def test_a_signal_inside_a_submission_leaves_nothing_to_hang_on(
+        isolated: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    # SIGINT and SIGTERM raise in the main thread between any two steps; here, deterministically,
+    # while the handle of a submission is being made: the call fails, nothing of it is queued,
+    # and a flush (the one at exit too) still returns.
+    client = TrackingClient((isolated / "mlruns").as_uri())
+    run_id = new_run(client)
+    client.log_metric(run_id, "m", 0.0, step=0, synchronous=False)
+    client.flush()
+    handle_type = asynclog._Points if where == "points" else asynclog.RunOperations
+    made = handle_type.__init__
+
+    def interrupted(self: RunOperations, *args: object) -> None:
+        monkeypatch.setattr(handle_type, "__init__", made)
+        raise KeyboardInterrupt
+
+    def submit() -> object:
+        if where == "points":
+            return client.log_metric(run_id, "m", 1.0, step=1, synchronous=False)
+        return client.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 1)], synchronous=False)
+
+    monkeypatch.setattr(handle_type, "__init__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        submit()
+    done = threading.Event()
+    threading.Thread(target=lambda: (client.flush(), done.set()), daemon=True).start()
+    assert done.wait(10), "flush hangs after an interrupted submission"
+    client.log_metric(run_id, "m", 2.0, step=2, synchronous=False).wait()  # still working
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == [0, 2]
