@@ -220,7 +220,7 @@ def end_run(status: str = "FINISHED") -> None:
 
 def _end_runs_at_exit() -> None:
     stack: list[ActiveRun] = getattr(_local, "stack", None) or []
-    status = "KILLED" if asynclog.terminated() else "FINISHED"
+    status = _exit_status(getattr(sys, "last_value", None))
     while stack:
         run = stack[-1]
         try:
@@ -229,6 +229,17 @@ def _end_runs_at_exit() -> None:
             print(f"trackstore: ending run {run.info.run_id} at exit: {exc}", file=sys.stderr)
             if stack and stack[-1] is run:
                 stack.pop()
+
+
+def _exit_status(unhandled: BaseException | None) -> str:
+    """How a run left active at exit ended, as a ``with start_run()`` block would say it:
+    KILLED by SIGTERM or an unhandled KeyboardInterrupt (SIGINT), FAILED by another unhandled
+    exception (the interpreter keeps it in ``sys.last_value``), else FINISHED."""
+    if asynclog.terminated() or isinstance(unhandled, (KeyboardInterrupt, asynclog.Terminated)):
+        return "KILLED"
+    if unhandled is not None and not isinstance(unhandled, SystemExit):
+        return "FAILED"
+    return "FINISHED"
 
 
 def active_run() -> ActiveRun | None:

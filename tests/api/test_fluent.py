@@ -186,6 +186,19 @@ def test_run_left_active_is_ended_at_exit(isolated: Path) -> None:
     assert TrackingClient().get_run(out).info.status == "FINISHED"
 
 
+@pytest.mark.parametrize(("ending", "status"), [("raise ValueError('x')", "FAILED"),
+                                                 ("raise KeyboardInterrupt", "KILLED"),
+                                                 ("raise SystemExit(3)", "FINISHED")])
+def test_the_status_at_exit_tells_how_the_script_ended(isolated: Path, ending: str,
+                                                       status: str) -> None:
+    code = ("import trackstore\nr = trackstore.start_run()\n"
+            "print(r.info.run_id, flush=True)\n" + ending + "\n")
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                          text=True, cwd=isolated)
+    assert done.returncode != 0
+    assert TrackingClient().get_run(done.stdout.strip()).info.status == status
+
+
 @pytest.mark.parametrize("kind", SQL_KINDS)
 def test_the_fluent_api_on_a_database(isolated: Path, kind: str) -> None:
     with fresh_database(kind, isolated) as uri:
