@@ -8,10 +8,10 @@ what.
 
 The contract:
 
-* **Order.** One thread applies submissions in the order they were queued, so the params and
-  tags of a run are written in submission order; metric points are merged into batches, each
-  stored exactly once. A synchronous write of params or tags through :class:`TrackingClient`
-  first waits for the run's queued work, so mixing the modes keeps the order too.
+* **Order.** One thread applies submissions in the order they were queued, so what is logged
+  to a run is written in submission order (points merged into batches, each stored exactly
+  once). A synchronous write of params or tags through :class:`TrackingClient` first waits
+  for the queued work, so mixing the modes keeps the order too.
 * **Bounded.** At most ``TRACKSTORE_ASYNC_LOGGING_MAX_QUEUE`` points (default 100,000) wait in
   the queue. A call that would exceed it blocks until the thread takes the queue; after
   ``TRACKSTORE_ASYNC_LOGGING_PUT_TIMEOUT`` seconds (default 120) it raises
