@@ -444,3 +444,34 @@ def test_summary_of_a_copied_tree_is_rechecked(root: Path, tmp_path: Path) -> No
     store.close()
     order = _order(copy, exp)
     assert order[-1] == (ids[5], -1.0, "active") and len(order) == 120
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_processes_creating_a_new_tree_at_once_all_see_the_default_experiment(
+        tmp_path: Path) -> None:
+    # The tree is published whole (built aside, then renamed into place): a process that finds
+    # the root never finds it without experiment 0, which it would then skip.
+    for round_ in range(12):
+        root = tmp_path / f"r{round_}" / "mlruns"
+        gate_read, gate_write = os.pipe()
+        children = []
+        for _ in range(6):
+            pid = os.fork()
+            if pid == 0:  # the child: wait for the gate, open the tree, look at it
+                status = 1
+                try:
+                    os.close(gate_write)
+                    os.read(gate_read, 1)
+                    store = FileStore(str(root))
+                    names = [e.name for e in store.search_experiments()]
+                    status = 0 if names == ["Default"] and not store.problems() else 2
+                finally:
+                    os._exit(status)
+            children.append(pid)
+        os.close(gate_read)
+        os.close(gate_write)  # opens the gate for every child at once
+        statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+        assert statuses == [0] * 6, f"round {round_}: {statuses}"
+        assert sorted(p.name for p in root.parent.iterdir()) == ["mlruns"]  # no staging left
+    # Made as os.mkdir makes directories (the umask applies), as MLflow's tree is.
+    assert root.stat().st_mode & 0o777 == (tmp_path / "r0").stat().st_mode & 0o777

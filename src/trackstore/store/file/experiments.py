@@ -169,8 +169,9 @@ class ExperimentsMixin:
         # meta.yaml last: a crash before it leaves a directory every reader skips.
         write_atomic(os.path.join(path, META), dump_meta(experiment_meta(experiment)))
 
-    def create_default_experiment(self) -> None:
-        path = os.path.join(self.root_directory, "0")
+    def create_default_experiment(self, root: str | None = None) -> None:
+        """Make experiment ``0`` in the tree, or in *root* (a tree being built)."""
+        path = os.path.join(root or self.root_directory, "0")
         os.makedirs(path, exist_ok=True)
         if not os.path.exists(os.path.join(path, META)):
             self._write_new_experiment("0", path, Experiment.DEFAULT_EXPERIMENT_NAME, None, [])

@@ -10,6 +10,7 @@ import collections
 import dataclasses
 import logging
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -135,12 +136,33 @@ class FileStore(ExperimentsMixin, AbstractStore):
             raise TrackstoreError(f"'{self.root_directory}' is not a directory.",
                                   INVALID_PARAMETER_VALUE)
         if not os.path.exists(self.root_directory):
-            os.makedirs(self.root_directory, exist_ok=True)
-            self.create_default_experiment()
+            self._create_root()
         try:
             os.makedirs(self.trash_folder, exist_ok=True)
         except OSError:
             pass  # a read-only tree can still be read
+
+    def _create_root(self) -> None:
+        """Make a new tree with its default experiment, published at once: it is built in a
+        hidden sibling directory, then renamed into place, so that another process never
+        sees the root without ``0/meta.yaml`` (and so skips making the default experiment
+        while the first one is still writing it). The first process to rename wins."""
+        parent, name = os.path.split(self.root_directory)
+        os.makedirs(parent, exist_ok=True)
+        # Not tempfile.mkdtemp: its 0o700 would become the tree's; os.mkdir follows the umask.
+        staging = os.path.join(parent, f".{name}-new-{os.getpid()}-{secrets.token_hex(4)}")
+        os.mkdir(staging)
+        try:
+            self.create_default_experiment(staging)
+            os.mkdir(os.path.join(staging, TRASH))
+            os.rename(staging, self.root_directory)
+        except OSError:
+            if not os.path.isdir(self.root_directory):
+                raise
+            # Another process published the tree first (rename onto a non-empty directory
+            # fails): theirs is the tree.
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"FileStore({self.root_directory!r})"
