@@ -113,7 +113,7 @@ class TrackingClient:
             run_name=run_name)
 
     def get_run(self, run_id: str) -> Run:
-        self._settle()
+        self._store.settle_async_logging()
         return self._store.get_run(run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -142,7 +142,7 @@ class TrackingClient:
             raise failure
 
     def delete_run(self, run_id: str) -> None:
-        self._settle()
+        self._store.settle_async_logging()
         self._store.delete_run(run_id)
 
     def restore_run(self, run_id: str) -> None:
@@ -155,7 +155,7 @@ class TrackingClient:
                     page_token: str | None = None) -> PagedList[Run]:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [str(experiment_ids)]
-        self._settle()
+        self._store.settle_async_logging()
         return self._store.search_runs(experiment_ids, filter_string, run_view_type, max_results,
                                        order_by, page_token)
 
@@ -170,11 +170,6 @@ class TrackingClient:
             forced = asynclog.forced
             return self.async_logging if forced is None else forced
         return not synchronous
-
-    def _settle(self) -> None:
-        logger = self._store._async_logger
-        if logger is not None and logger.pending:
-            logger.settle()
 
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None, synchronous: bool | None = None,
@@ -213,7 +208,7 @@ class TrackingClient:
         param = Param(key, _text(value))
         if self._asynchronous(synchronous):
             return self._store.log_param_async(run_id, param)
-        self._settle()
+        self._store.settle_async_logging()
         self._store.log_param(run_id, param)
         return value
 
@@ -222,12 +217,12 @@ class TrackingClient:
         tag = RunTag(key, _text(value))
         if self._asynchronous(synchronous):
             return self._store.set_tag_async(run_id, tag)
-        self._settle()
+        self._store.settle_async_logging()
         self._store.set_tag(run_id, tag)
         return None
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._settle()
+        self._store.settle_async_logging()
         self._store.delete_tag(run_id, key)
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric] = (),
@@ -241,14 +236,14 @@ class TrackingClient:
             handles = [self._store.log_batch_async(run_id, *batch)
                        for batch in _store_batches(metrics, params, tags)]
             return handles[0] if len(handles) == 1 else RunOperations.of(handles)
-        self._settle()
+        self._store.settle_async_logging()
         for batch in _store_batches(metrics, params, tags):
             self._store.log_batch(run_id, *batch)
         return None
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None,
                    models: Sequence[LoggedModelInput] | None = None) -> None:
-        self._settle()
+        self._store.settle_async_logging()
         self._store.log_inputs(run_id, datasets, models)
 
     def flush(self) -> None:
@@ -260,7 +255,7 @@ class TrackingClient:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point logged for *key*, as :class:`Metric` objects."""
-        self._settle()
+        self._store.settle_async_logging()
         return list(self._store.get_metric_history(run_id, key))
 
     def get_metric_history_columns(self, run_id: str, key: str) -> MetricHistory:
@@ -269,7 +264,7 @@ class TrackingClient:
         No Python object per point: use this for long series (``numpy.frombuffer`` views the
         arrays without a copy).
         """
-        self._settle()
+        self._store.settle_async_logging()
         return self._store.get_metric_history_columns(run_id, key)
 
 
