@@ -321,6 +321,7 @@ class AsyncLogger:
                     f"({ENV_MAX_QUEUE}). The store is not keeping up, or not answering. Nothing "
                     "of this call was queued.", RESOURCE_EXHAUSTED)
             self._waiting += 1
+            self._wake.notify()  # cut a buffering wait short: a full queue is stored now
             try:
                 self._progress.wait(remaining)
             finally:

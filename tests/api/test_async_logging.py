@@ -281,6 +281,26 @@ def test_a_full_queue_blocks_then_refuses_without_dropping(isolated: Path,
     assert steps(client, run_id, "m") == Counter(range(51))
 
 
+def test_a_full_queue_ends_a_buffering_wait(isolated: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS longer than the put timeout: a caller waiting
+    # for room must not wait out the buffering (and be refused) while the store is idle.
+    monkeypatch.setenv(asynclog.ENV_BUFFERING, "60")
+    monkeypatch.setenv(asynclog.ENV_MAX_QUEUE, "20")
+    monkeypatch.setenv(asynclog.ENV_PUT_TIMEOUT, "10")
+    client = TrackingClient((isolated / "mlruns").as_uri())
+    run_id = new_run(client)
+    started = time.monotonic()
+    for i in range(200):
+        client.log_metric(run_id, "m", float(i), step=i, synchronous=False)
+    client.log_batch(run_id, metrics=[Metric("b", 1.0, 1, i) for i in range(30)],
+                     synchronous=False)  # bigger than the queue: taken alone
+    client.flush()
+    assert time.monotonic() - started < 5
+    assert steps(client, run_id, "m") == Counter(range(200))
+    assert steps(client, run_id, "b") == Counter(range(30))
+
+
 def test_closing_the_store_stores_the_queue(isolated: Path) -> None:
     uri = f"sqlite:///{isolated / 'db.sqlite'}"
     client = TrackingClient(uri)
