@@ -25,6 +25,7 @@ if IMPL not in {"auto", "c", "python"}:
 # Each topic is its own extension module, so a machine without libyaml loses only _yamlio_c.
 EXTENSIONS = {
     "trackstore._metrics_c": {"sources": ["ext/trackstore/_metrics_c.pyx"]},
+    "trackstore._pointq_c": {"sources": ["ext/trackstore/_pointq_c.pyx"]},
     "trackstore._sqlbatch_c": {"sources": ["ext/trackstore/_sqlbatch_c.pyx"]},
     "trackstore._yamlio_c": {"sources": ["ext/trackstore/_yamlio_c.pyx"], "libraries": ["yaml"]},
 }

@@ -22,7 +22,7 @@ import os
 from types import ModuleType
 
 #: Every compiled topic; a test checks this against the ``ext/trackstore/*.pyx`` sources.
-TOPICS: tuple[str, ...] = ("metrics", "sqlbatch", "yamlio")
+TOPICS: tuple[str, ...] = ("metrics", "pointq", "sqlbatch", "yamlio")
 
 IMPLS = ("auto", "c", "python")
 

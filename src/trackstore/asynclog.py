@@ -38,6 +38,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from ._pointq import PointQueue, PointRow
 from .entities import Metric, Param, RunTag
 from .exceptions import (
     BAD_REQUEST,
@@ -49,7 +50,12 @@ from .exceptions import (
     RESOURCE_EXHAUSTED,
     TrackstoreError,
 )
-from .validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH, validate_run_id
+from .validation import (
+    MAX_ENTITIES_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    VALID_KEYS,
+    validate_run_id,
+)
 
 if TYPE_CHECKING:
     from .store.base import AbstractStore
@@ -144,8 +150,6 @@ class _Points(RunOperations):
 #: The handle of a call with nothing to wait for.
 DONE = RunOperations()
 
-#: A queued single point: (key, value, timestamp, step).
-PointRow = tuple[str, float, int, int]
 # A queued submission: its handle, the run, then its (metrics, params, tags); all three None
 # for a _Points handle, whose rows are the submission.
 _Item = tuple[RunOperations, str, "list[Metric] | None", "list[Param] | None",
@@ -170,11 +174,12 @@ class AsyncLogger:
         self._progress = threading.Condition(self._lock)  # callers wait here for room or work done
         self._items: list[_Item] = []
         # Single points, the training-loop case, cost no object of their own: a row in the
-        # run's open _Points handle, which was queued with the run's first point.
-        self._row_handles: dict[str, _Points] = {}
-        self._row_count = 0  # rows in the queue
+        # run's open _Points handle, which was queued with the run's first point. The store
+        # queues them straight into `points` (see _pointq_py); a call it cannot queue there
+        # comes to submit_point / submit_points.
+        self.points = PointQueue(VALID_KEYS)
+        self.points.reset(max_points)
         self._points = 0  # queued in items, not yet taken by the thread
-        self._row_room = max_points  # rows that fit before the queue is full
         self._submitted = 0  # sequence number of the newest submission
         self._done = 0  # every submission up to this one is stored (or failed)
         self._waiting = 0  # callers waiting on _progress
@@ -185,45 +190,26 @@ class AsyncLogger:
 
     # -- the callers' side ------------------------------------------------------------------
 
-    def submit_point(self, run_id: str, key: str, value: float, timestamp: int,
-                     step: int) -> RunOperations:
-        """Queue one point whose key, value, timestamp and step are validated.
-
-        The training-loop path: a lock, a dict lookup, a tuple. Everything else (the run id's
-        check, the queue's bound, waking the thread) happens when the run has no open
-        handle, once per run per batch.
-        """
-        with self._lock:
-            ops = self._row_handles.get(run_id)
-            if ops is None or self._row_count >= self._row_room:
-                ops = self._open_rows(run_id, 1)
-            ops._rows.append((key, value, timestamp, step))
-            self._row_count += 1
-        return ops
-
     def submit_points(self, run_id: str, rows: list[PointRow]) -> RunOperations:
-        """Queue validated points of one run (``log_metrics``)."""
+        """Queue validated points of one run that ``points.put`` / ``points.put_many`` did
+        not: the run has no open handle, the queue is full, or a failure is unreported.
+        Everything besides the append happens here, once per run per batch: the run id's
+        check, the queue's bound, waking the thread."""
         with self._lock:
-            ops = self._row_handles.get(run_id)
-            if ops is None or self._row_count + len(rows) > self._row_room:
-                ops = self._open_rows(run_id, len(rows))
-            ops._rows += rows
-            self._row_count += len(rows)
-        return ops
+            return self._queue_rows(run_id, rows)
 
-    def _open_rows(self, run_id: str, count: int) -> _Points:
-        # With the lock held: the run has no open handle, or the queue is full.
+    def _queue_rows(self, run_id: str, rows: list[PointRow]) -> RunOperations:
+        # With the lock held.
         if self._unreported:
             self._raise_unreported()
-        self._wait_for_room(count)
-        ops = self._row_handles.get(run_id)
-        if ops is None:
+        self._wait_for_room(len(rows))
+        if run_id not in self.points:
             validate_run_id(run_id)
             ops = _Points(self, self._submitted + 1)
             self._enqueue((ops, run_id, None, None, None))
-            self._row_handles[run_id] = ops
-        self._row_room = self._max_points - self._points
-        return ops
+            self.points.open(run_id, ops, ops._rows)
+        self.points.room = self._max_points - self._points
+        return self.points.add(run_id, rows)  # type: ignore[no-any-return]
 
     def submit(self, run_id: str, metrics: list[Metric], params: list[Param],
                tags: list[RunTag]) -> RunOperations:
@@ -237,9 +223,9 @@ class AsyncLogger:
             self._wait_for_room(points)
             ops = RunOperations(self, self._submitted + 1)
             self._enqueue((ops, run_id, metrics, params, tags))
-            self._row_handles.pop(run_id, None)  # later points queue after this batch
+            self.points.close(run_id)  # later points queue after this batch
             self._points += points
-            self._row_room = self._max_points - self._points
+            self.points.room = self._max_points - self._points
         return ops
 
     @property
@@ -307,8 +293,8 @@ class AsyncLogger:
         """Wait until *points* fit in the queue (or it is empty: a call bigger than the
         whole queue is taken alone)."""
         deadline = None
-        while self._points + self._row_count \
-                and self._points + self._row_count + points > self._max_points:
+        while self._points + self.points.count \
+                and self._points + self.points.count + points > self._max_points:
             if deadline is None:
                 deadline = time.monotonic() + self._put_timeout
             remaining = deadline - time.monotonic()
@@ -316,7 +302,7 @@ class AsyncLogger:
                 raise TrackstoreError(
                     f"Asynchronous logging could not queue {points} item(s) within "
                     f"{self._put_timeout:g} s ({ENV_PUT_TIMEOUT}): "
-                    f"{self._points + self._row_count} queued items "
+                    f"{self._points + self.points.count} queued items "
                     f"wait for the store, and the queue holds at most {self._max_points} "
                     f"({ENV_MAX_QUEUE}). The store is not keeping up, or not answering. Nothing "
                     "of this call was queued.", RESOURCE_EXHAUSTED)
@@ -371,9 +357,8 @@ class AsyncLogger:
                     if self._linger and not self._waiting:
                         self._wake.wait(self._linger)
                     items, self._items = self._items, []
-                    self._row_handles = {}
-                    self._points = self._row_count = 0
-                    self._row_room = self._max_points
+                    self.points.reset(self._max_points)
+                    self._points = 0
                     if self._waiting:
                         self._progress.notify_all()
                 self._apply(items)
@@ -386,9 +371,9 @@ class AsyncLogger:
             error = _failure("", exc)
             with self._lock:
                 items += self._items
-                self._items, self._row_handles = [], {}
-                self._points = self._row_count = 0
-                self._row_room = self._max_points
+                self._items = []
+                self.points.reset(self._max_points)
+                self._points = 0
                 for item in items:
                     if item[0]._error is None:
                         item[0]._error = error
@@ -453,7 +438,7 @@ class AsyncLogger:
             for item in members:
                 item[0]._error = error
                 self._unreported.append(item[0])
-            self._row_room = 0  # the next point takes the slow path, which raises it
+            self.points.room = 0  # the next point takes the slow path, which raises it
 
 
 class _Merged:

@@ -7,7 +7,6 @@ Code written against ``MlflowClient`` switches by changing the import::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from .entities import (
     RunStatus,
     RunTag,
     ViewType,
+    now_ms,
 )
 from .exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
 from .store.base import SEARCH_MAX_RESULTS_DEFAULT, AbstractStore
@@ -36,11 +36,6 @@ from .validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 USER_TAG = "mlflow.user"
 
 
-def now_ms() -> int:
-    return _time_ns() // 1_000_000
-
-
-_time_ns = time.time_ns
 
 
 class TrackingClient:
@@ -175,14 +170,15 @@ class TrackingClient:
                    step: int | None = None, synchronous: bool | None = None,
                    dataset_name: str | None = None, dataset_digest: str | None = None,
                    model_id: str | None = None) -> RunOperations | None:
-        if timestamp is None:
-            timestamp = _time_ns() // 1_000_000
         if synchronous is False or (synchronous is None and (
                 self.async_logging if asynclog.forced is None else asynclog.forced)):
             if model_id is None and dataset_name is None and dataset_digest is None:
-                return self._store.log_point_async(run_id, key, value, timestamp, step or 0)
+                return self._store.log_point_async(run_id, key, value, timestamp, step)
             return self._store.log_metric_async(run_id, Metric(
-                key, value, timestamp, step or 0, model_id, dataset_name, dataset_digest))
+                key, value, now_ms() if timestamp is None else timestamp, step or 0, model_id,
+                dataset_name, dataset_digest))
+        if timestamp is None:
+            timestamp = now_ms()
         self._store.log_metric(run_id, Metric(key, value, timestamp, step or 0, model_id,
                                               dataset_name, dataset_digest))
         return None
@@ -192,13 +188,13 @@ class TrackingClient:
                     dataset_name: str | None = None, dataset_digest: str | None = None,
                     model_id: str | None = None) -> RunOperations | None:
         """Several metrics at one step and timestamp (the fluent ``log_metrics``)."""
-        if timestamp is None:
-            timestamp = _time_ns() // 1_000_000
         if self._asynchronous(synchronous) and model_id is None and dataset_name is None \
                 and dataset_digest is None:
-            ops = self._store.log_points_async(run_id, metrics, timestamp, step or 0)
+            ops = self._store.log_points_async(run_id, metrics, timestamp, step)
             if ops is not None:
                 return ops
+        if timestamp is None:
+            timestamp = now_ms()
         batch = [Metric(k, v, timestamp, step or 0, model_id, dataset_name, dataset_digest)
                  for k, v in metrics.items()]
         return self.log_batch(run_id, metrics=batch, synchronous=synchronous)

@@ -8,9 +8,15 @@ Conversion to and from MLflow's JSON shape lives with the server, not here.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+
+def now_ms() -> int:
+    """Now, in milliseconds since the epoch: MLflow's timestamps."""
+    return time.time_ns() // 1_000_000
 
 T = TypeVar("T")
 

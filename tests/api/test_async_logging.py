@@ -352,9 +352,7 @@ def test_a_forked_child_does_not_store_the_parents_queue(isolated: Path) -> None
     logger = client.store._async_logger
     assert logger is not None
     with logger._lock:  # hold the thread off so that points are queued at the fork
-        handle = logger._open_rows(run_id, 99)
-        handle._rows += [("m", float(i), 1, i) for i in range(1, 100)]
-        logger._row_count += 99
+        handle = logger._queue_rows(run_id, [("m", float(i), 1, i) for i in range(1, 100)])
         pid = os.fork()
         if pid == 0:  # the child: its own queue, empty
             status = 0

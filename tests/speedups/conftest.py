@@ -38,3 +38,13 @@ def yamlio_twins() -> tuple[ModuleType, ModuleType]:
 @pytest.fixture
 def sqlbatch_twins() -> tuple[ModuleType, ModuleType]:
     return load_twin("sqlbatch", "py"), load_twin("sqlbatch", "c")
+
+
+@pytest.fixture(params=TWINS)
+def pointq_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return load_twin("pointq", request.param)
+
+
+@pytest.fixture
+def pointq_twins() -> tuple[ModuleType, ModuleType]:
+    return load_twin("pointq", "py"), load_twin("pointq", "c")

@@ -18,7 +18,8 @@ from functools import lru_cache
 from itertools import compress, pairwise, starmap
 from math import isnan
 
-from ..asynclog import AsyncLogger, PointRow, RunOperations
+from .._pointq import PointRow
+from ..asynclog import AsyncLogger, RunOperations
 from ..entities import (
     DatasetInput,
     Experiment,
@@ -33,15 +34,16 @@ from ..entities import (
     RunStatus,
     RunTag,
     ViewType,
+    now_ms,
 )
 from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackstoreError
 from ..validation import (
     API_DOCS_HINT,
     MAX_ENTITIES_PER_BATCH,
     SEARCH_MAX_RESULTS_THRESHOLD,
-    VALID_KEYS,
     invalid_value,
     missing_parameter,
+    plain_metric,
     validate_artifact_location,
     validate_batch,
     validate_dataset_input,
@@ -277,33 +279,36 @@ class AbstractStore(abc.ABC):
     def set_tag_async(self, run_id: str, tag: RunTag) -> RunOperations:
         return self.log_batch_async(run_id, tags=[tag])
 
-    def log_point_async(self, run_id: str, key: str, value: float, timestamp: int,
-                        step: int) -> RunOperations:
-        """One point, the training-loop case: checked and queued with no object made."""
-        if type(value) is float and type(timestamp) is int and type(step) is int \
-                and type(run_id) is str and key in VALID_KEYS \
-                and 0 <= timestamp <= 0x7FFF_FFFF_FFFF_FFFF \
-                and -0x8000_0000_0000_0000 <= step <= 0x7FFF_FFFF_FFFF_FFFF:
-            return (self._async_logger or self._start_async_logging()).submit_point(
-                run_id, key, value, timestamp, step)
-        return self.log_batch_async(run_id, [Metric(key, value, timestamp, step)])
+    def log_point_async(self, run_id: str, key: str, value: float, timestamp: int | None,
+                        step: int | None) -> RunOperations:
+        """One point, the training-loop case (a None timestamp is now, a None step 0): queued
+        as a row of the run's open handle when it is plain (see ``_pointq_py``), with no
+        object made but the row; otherwise as a batch, validated here."""
+        logger = self._async_logger or self._start_async_logging()
+        ops = logger.points.put(run_id, key, value, timestamp, step)
+        if ops is not None:
+            return ops  # type: ignore[no-any-return]
+        metric = Metric(key, value, now_ms() if timestamp is None else timestamp, step or 0)
+        if type(run_id) is str and plain_metric(metric):  # the run has no open handle yet
+            return logger.submit_points(run_id, [(key, value, metric.timestamp, metric.step)])
+        return self.log_batch_async(run_id, [metric])
 
-    def log_points_async(self, run_id: str, values: Mapping[str, float], timestamp: int,
-                         step: int) -> RunOperations | None:
+    def log_points_async(self, run_id: str, values: Mapping[str, float],
+                         timestamp: int | None, step: int | None) -> RunOperations | None:
         """Several metrics at one step (``log_metrics``), queued as rows if every one is
         plain (a float value, a key seen valid before); otherwise None, and nothing queued."""
-        if type(timestamp) is int and type(step) is int and type(run_id) is str \
-                and 0 <= timestamp <= 0x7FFF_FFFF_FFFF_FFFF \
-                and -0x8000_0000_0000_0000 <= step <= 0x7FFF_FFFF_FFFF_FFFF:
-            rows = []
-            for key, value in values.items():
-                if type(value) is not float or key not in VALID_KEYS:
-                    return None
-                rows.append((key, value, timestamp, step))
-            if rows:
-                return (self._async_logger or self._start_async_logging()).submit_points(
-                    run_id, rows)
-        return None
+        logger = self._async_logger or self._start_async_logging()
+        ops = logger.points.put_many(run_id, values, timestamp, step)
+        if ops is not None:
+            return ops  # type: ignore[no-any-return]
+        if type(run_id) is not str or not values:
+            return None
+        timestamp = now_ms() if timestamp is None else timestamp
+        metrics = [Metric(key, value, timestamp, step or 0) for key, value in values.items()]
+        if not all(map(plain_metric, metrics)):
+            return None
+        return logger.submit_points(run_id, [(m.key, m.value, m.timestamp, m.step)
+                                             for m in metrics])
 
     def log_batch_async(self, run_id: str, metrics: Sequence[Metric] = (),
                         params: Sequence[Param] = (), tags: Sequence[RunTag] = ()

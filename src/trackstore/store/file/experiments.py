@@ -4,10 +4,16 @@ deleted. Where the directory is decides the lifecycle stage; ``meta.yaml`` is ke
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 
-from ...entities import Experiment, ExperimentTag, LifecycleStage, PagedList, ViewType
+from ...entities import (
+    Experiment,
+    ExperimentTag,
+    LifecycleStage,
+    PagedList,
+    ViewType,
+    now_ms,
+)
 from ...exceptions import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
@@ -37,10 +43,6 @@ from .meta import (
 )
 from .reading import RunReader
 from .summary import Summaries
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ExperimentsMixin:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import _metrics
-from ...asynclog import PointRow
+from ..._pointq import PointRow
 from ...entities import (
     DatasetInput,
     LifecycleStage,
@@ -33,6 +33,7 @@ from ...entities import (
     RunStatus,
     RunTag,
     ViewType,
+    now_ms,
 )
 from ...exceptions import (
     INVALID_PARAMETER_VALUE,
@@ -46,7 +47,7 @@ from ..base import RUN_NAME_TAG, AbstractStore
 from ..naming import random_run_name
 from .appender import MetricAppender
 from .cache import signature
-from .experiments import ExperimentsMixin, now_ms
+from .experiments import ExperimentsMixin
 from .index import RunIndex
 from .layout import (
     ARTIFACTS,

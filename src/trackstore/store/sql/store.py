@@ -32,7 +32,6 @@ import io
 import os
 import sys
 import threading
-import time
 import uuid
 import weakref
 from collections import defaultdict
@@ -68,6 +67,7 @@ from ...entities import (
     RunInputs,
     RunStatus,
     RunTag,
+    now_ms,
 )
 from ...exceptions import (
     INVALID_PARAMETER_VALUE,
@@ -132,10 +132,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
