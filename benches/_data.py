@@ -19,6 +19,12 @@ import pytest
 T0 = 1_700_000_000_000
 
 
+def timed(config: pytest.Config) -> bool:
+    """Whether benchmarks are timed; untimed (``--benchmark-disable``, as CI runs them as
+    tests) they use small data."""
+    return not config.getoption("benchmark_disable", False)
+
+
 def twin(topic: str, name: str) -> ModuleType:
     """The ``py`` or ``c`` twin of a compiled topic; the benchmark is skipped without it."""
     try:

@@ -48,16 +48,12 @@ from typing import Any
 
 import pytest
 
-from _data import T0, log_metric_per_call, points
+from _data import T0, log_metric_per_call, points, timed
 from _databases import DIALECTS, analyze, fresh_database, server_version, skip_unreachable
 
 LIBS = ["trackstore", "mlflow"]
 SEARCH_FILTER = "metrics.m > 0.5 and params.p = 'x'"
 SEARCH_ORDER = ["metrics.m DESC"]
-
-
-def timed(config: pytest.Config) -> bool:
-    return not config.getoption("benchmark_disable", False)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
