@@ -176,7 +176,7 @@ class AsyncLogger:
         # Single points, the training-loop case, cost no object of their own: a row in the
         # run's open _Points handle, which was queued with the run's first point. The store
         # queues them straight into `points` (see _pointq_py); a call it cannot queue there
-        # comes to submit_point / submit_points.
+        # comes to submit_points.
         self.points = PointQueue(VALID_KEYS)
         self.points.reset(max_points)
         self._points = 0  # queued in items, not yet taken by the thread

@@ -36,8 +36,6 @@ from .validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 USER_TAG = "mlflow.user"
 
 
-
-
 class TrackingClient:
     """A client of one tracking store, chosen by *tracking_uri* (default: the one in force)."""
 
