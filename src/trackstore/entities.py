@@ -18,6 +18,7 @@ def now_ms() -> int:
     """Now, in milliseconds since the epoch: MLflow's timestamps."""
     return time.time_ns() // 1_000_000
 
+
 T = TypeVar("T")
 
 

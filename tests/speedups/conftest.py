@@ -1,50 +1,29 @@
-"""Fixtures that hand a test each twin of a compiled topic in turn."""
+"""Fixtures that hand a test each twin of a compiled topic in turn: ``<topic>_impl`` (the pure
+twin, then the compiled one) and ``<topic>_twins`` (both, ``(py, c)``, for equivalence tests),
+for every topic of :data:`trackstore._speedups.TOPICS`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
 from tests.conftest import TWINS, load_twin
+from trackstore._speedups import TOPICS
 
 
-@pytest.fixture(params=TWINS)
-def metrics_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return load_twin("metrics", request.param)
+def _fixtures(topic: str) -> tuple[Callable[..., ModuleType],
+                                   Callable[[], tuple[ModuleType, ModuleType]]]:
+    def impl(request: pytest.FixtureRequest) -> ModuleType:
+        return load_twin(topic, request.param)
+
+    def twins() -> tuple[ModuleType, ModuleType]:
+        return load_twin(topic, "py"), load_twin(topic, "c")
+
+    return (pytest.fixture(params=TWINS, name=f"{topic}_impl")(impl),
+            pytest.fixture(name=f"{topic}_twins")(twins))
 
 
-@pytest.fixture(params=TWINS)
-def yamlio_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return load_twin("yamlio", request.param)
-
-
-@pytest.fixture(params=TWINS)
-def sqlbatch_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return load_twin("sqlbatch", request.param)
-
-
-@pytest.fixture
-def metrics_twins() -> tuple[ModuleType, ModuleType]:
-    """(py, c) for equivalence tests."""
-    return load_twin("metrics", "py"), load_twin("metrics", "c")
-
-
-@pytest.fixture
-def yamlio_twins() -> tuple[ModuleType, ModuleType]:
-    return load_twin("yamlio", "py"), load_twin("yamlio", "c")
-
-
-@pytest.fixture
-def sqlbatch_twins() -> tuple[ModuleType, ModuleType]:
-    return load_twin("sqlbatch", "py"), load_twin("sqlbatch", "c")
-
-
-@pytest.fixture(params=TWINS)
-def pointq_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return load_twin("pointq", request.param)
-
-
-@pytest.fixture
-def pointq_twins() -> tuple[ModuleType, ModuleType]:
-    return load_twin("pointq", "py"), load_twin("pointq", "c")
+for _topic in TOPICS:
+    globals()[f"_{_topic}_impl"], globals()[f"_{_topic}_twins"] = _fixtures(_topic)
