@@ -12,7 +12,8 @@ import). The selectors call :func:`load`, which honours ``TRACKSTORE_IMPL``:
     always the pure twin, even when a compiled module is present.
 
 :func:`trackstore.speedups` returns :data:`STATUS`, e.g.
-``{"metrics": "c", "sqlbatch": "c", "yamlio": "py (No module named 'trackstore._yamlio_c')"}``.
+``{"metrics": "c", "pointq": "c", "sqlbatch": "c",
+"yamlio": "py (No module named 'trackstore._yamlio_c')"}``.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def load(topic: str) -> ModuleType:
 
 
 def speedups() -> dict[str, str]:
-    """Report, per compiled topic, which twin is in use: ``"c"`` or ``"py (<reason>)"``."""
+    """Report, per compiled topic (in :data:`TOPICS` order), which twin is in use: ``"c"``
+    or ``"py (<reason>)"``."""
     for topic in TOPICS:
         if topic not in STATUS:
             importlib.import_module(f"trackstore._{topic}")
-    return dict(STATUS)
+    return {topic: STATUS[topic] for topic in TOPICS}
