@@ -41,6 +41,7 @@ from trackstore._sqlbatch_py import (
     key_arg,
     kind_arg,
     row_arg,
+    series_length,
     stored_row,
 )
 from trackstore.entities import Metric
@@ -60,6 +61,7 @@ __all__ = [
     "history_metrics",
     "latest_rows",
     "metric_rows",
+    "series_rows",
     "values_sql",
 ]
 
@@ -439,6 +441,18 @@ cdef inline object known_id(dict known, object ids, object key, str mapping):
     return number
 
 
+cdef inline bint classify(double number, Entry *point) noexcept nogil:
+    """Set *point*'s ``kind`` and stored ``value`` for *number*; False when it is not finite
+    (then the stored value is ``0.0``)."""
+    if -INFINITY < number < INFINITY:
+        point.kind = K_FINITE
+        point.value = number
+        return True
+    point.kind = K_NAN if number != number else (K_POS_INF if number > 0.0 else K_NEG_INF)
+    point.value = 0.0
+    return False
+
+
 def metric_rows(run_key, metrics, key_ids, dataset_ids):
     """One row per distinct point of *metrics*, in order; see the pure twin."""
     cdef object run = int64_arg(run_key, "run_key")
@@ -486,13 +500,7 @@ def metric_rows(run_key, metrics, key_ids, dataset_ids):
                 dataset_id = known_id(known_datasets, dataset_ids, (name, digest),
                                       "dataset_ids")
                 last_name, last_digest, last_dataset_id = name, digest, dataset_id
-            if -INFINITY < number < INFINITY:
-                point.kind = K_FINITE
-                point.value = number
-            else:
-                point.kind = K_NAN if number != number else (
-                    K_POS_INF if number > 0.0 else K_NEG_INF)
-                point.value = 0.0
+            if not classify(number, &point):
                 value = ZERO
             if table_add(&seen, &point) < 0:
                 rows.append((run, key_id, step, timestamp, value, KIND_OBJECTS[point.kind],
@@ -501,6 +509,45 @@ def metric_rows(run_key, metrics, key_ids, dataset_ids):
     finally:
         table_free(&seen)
     return rows
+
+
+def series_rows(run_key, key_id, timestamps, values, steps, dataset_ids):
+    """The rows of one metric's columns and the duplicates dropped; see the pure twin."""
+    cdef object run = int64_arg(run_key, "run_key")
+    cdef object kid = int64_arg(key_id, "key_id")
+    cdef Py_ssize_t count = series_length(timestamps, values, steps, dataset_ids)
+    cdef const int64_t[::1] ts_view
+    cdef const double[::1] value_view
+    cdef const int64_t[::1] step_view
+    cdef list ids = dataset_ids
+    cdef list rows = []
+    cdef Py_ssize_t i
+    cdef object value, dataset_id
+    cdef Entry point
+    cdef Table seen
+    if count == 0:
+        return rows, 0
+    ts_view = timestamps
+    value_view = values
+    step_view = steps
+    point.key_id = 0
+    table_init(&seen, count, True)
+    try:
+        for i in range(count):
+            classify(value_view[i], &point)
+            point.step = step_view[i]
+            point.timestamp = ts_view[i]
+            if table_add(&seen, &point) >= 0:
+                continue
+            dataset_id = None
+            if ids is not None and ids[i] is not None:
+                dataset_id = int64_arg(ids[i], f"dataset_ids[{i}]")
+            value = values[i] if point.kind == K_FINITE else ZERO
+            rows.append((run, kid, point.step, point.timestamp, value,
+                         KIND_OBJECTS[point.kind], dataset_id))
+    finally:
+        table_free(&seen)
+    return rows, count - len(rows)
 
 
 cdef inline bint is_later(Stored *s, Entry *e) noexcept nogil:

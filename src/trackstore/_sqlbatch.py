@@ -5,6 +5,8 @@ the compiled twin :mod:`trackstore._sqlbatch_c` gives identical results and erro
 
 ``metric_rows(run_key, metrics, key_ids, dataset_ids) -> list[tuple]``
     the ``metrics`` rows of a batch, exact duplicates dropped;
+``series_rows(run_key, key_id, timestamps, values, steps, dataset_ids) -> (list, int)``
+    the rows of one metric's columns (an import's path), and the duplicates dropped;
 ``latest_rows(rows) -> list[tuple]``
     the latest row of each key, sorted by ``key_id``, for the ``latest_metrics`` upsert;
 ``copy_text(rows) -> bytes``
@@ -47,11 +49,13 @@ if TYPE_CHECKING:
         history_metrics,
         latest_rows,
         metric_rows,
+        series_rows,
         values_sql,
     )
 else:
     _impl = load("sqlbatch")
     metric_rows = _impl.metric_rows
+    series_rows = _impl.series_rows
     latest_rows = _impl.latest_rows
     copy_text = _impl.copy_text
     copy_binary = _impl.copy_binary
@@ -78,5 +82,6 @@ __all__ = [
     "history_metrics",
     "latest_rows",
     "metric_rows",
+    "series_rows",
     "values_sql",
 ]

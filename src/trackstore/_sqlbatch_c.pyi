@@ -1,5 +1,6 @@
 """Typing stub for the compiled twin; the signatures and semantics are those of ``_sqlbatch_py``."""
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "history_metrics",
     "latest_rows",
     "metric_rows",
+    "series_rows",
     "values_sql",
 ]
 
@@ -35,6 +37,14 @@ def metric_rows(
     key_ids: Mapping[str, int],
     dataset_ids: Mapping[tuple[str, str], int],
 ) -> list[MetricRow]: ...
+def series_rows(
+    run_key: int,
+    key_id: int,
+    timestamps: array[int],
+    values: array[float],
+    steps: array[int],
+    dataset_ids: list[int | None] | None,
+) -> tuple[list[MetricRow], int]: ...
 def latest_rows(rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]: ...
 def copy_text(rows: Iterable[Sequence[Any]]) -> bytes: ...
 def copy_binary(rows: Iterable[Sequence[Any]]) -> bytes: ...

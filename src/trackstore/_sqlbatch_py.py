@@ -30,6 +30,14 @@ Write side
     dropped, whatever its dataset: it is the same point for the table's unique key
     ``(run_key, key_id, step, timestamp, kind, value)``. The row keeps the objects it was given
     where they are already exact ``int``/``float`` (a ``-0.0`` stays ``-0.0``).
+``series_rows(run_key, key_id, timestamps, values, steps, dataset_ids)``
+    :func:`metric_rows` for the columns of one metric, as the metric-file parser returns them
+    (``timestamps`` and ``steps`` are ``array('q')``, ``values`` is ``array('d')``, of one
+    length; another type is ``TypeError``, another length ``ValueError``): ``(rows,
+    duplicates)``, one row per distinct point in order, every row with *key_id*, and the number
+    of exact duplicates dropped. *dataset_ids* is ``None`` (no point names a dataset) or a
+    ``list`` as long as the columns of ``None`` or an int64 per point (``dataset_ids[3]`` in
+    messages). No object is made per point but the row.
 ``latest_rows(rows)``
     the latest row of each ``key_id`` of *rows* (the rows of one run, as :func:`metric_rows`
     makes them): the maximum by ``(step, timestamp, kind, value)``, the first of equal ones
@@ -127,6 +135,7 @@ __all__ = [
     "history_metrics",
     "latest_rows",
     "metric_rows",
+    "series_rows",
     "values_sql",
 ]
 
@@ -322,6 +331,65 @@ def metric_rows(
             seen.add(point)
             rows.append((run, key_id, step, ts, value, kind, dataset_id))
     return rows
+
+
+def series_rows(
+    run_key: int,
+    key_id: int,
+    timestamps: array.array[int],
+    values: array.array[float],
+    steps: array.array[int],
+    dataset_ids: list[int | None] | None,
+) -> tuple[list[MetricRow], int]:
+    """The rows of one metric's columns and the duplicates dropped; see the module docstring."""
+    run = int64_arg(run_key, "run_key")
+    kid = int64_arg(key_id, "key_id")
+    count = series_length(timestamps, values, steps, dataset_ids)
+    seen: set[tuple[int, int, int, float]] = set()
+    rows: list[MetricRow] = []
+    for i in range(count):
+        number = values[i]
+        if -INF < number < INF:
+            kind = KIND_FINITE
+        else:
+            kind = KIND_NAN if math.isnan(number) else (
+                KIND_POS_INF if number > 0.0 else KIND_NEG_INF)
+            number = 0.0
+        step, ts = steps[i], timestamps[i]
+        point = (step, ts, kind, number)
+        if point in seen:
+            continue
+        seen.add(point)
+        dataset_id = None
+        if dataset_ids is not None and dataset_ids[i] is not None:
+            dataset_id = int64_arg(dataset_ids[i], f"dataset_ids[{i}]")
+        rows.append((run, kid, step, ts, number, kind, dataset_id))
+    return rows, count - len(rows)
+
+
+def series_length(timestamps: object, values: object, steps: object,
+                  dataset_ids: object) -> int:
+    """The length of :func:`series_rows`' columns, checked."""
+    for column, typecode, label in ((timestamps, "q", "timestamps"), (values, "d", "values"),
+                                    (steps, "q", "steps")):
+        if type(column) is not array.array or column.typecode != typecode:
+            raise TypeError(f"{label} must be an array('{typecode}'), not "
+                            f"{_column_type(column)}")
+    count = len(timestamps)  # type: ignore[arg-type]
+    if len(values) != count or len(steps) != count:  # type: ignore[arg-type]
+        raise ValueError("timestamps, values and steps must have one length")
+    if dataset_ids is not None:
+        if type(dataset_ids) is not list:
+            raise TypeError(f"dataset_ids must be a list or None, not {type(dataset_ids).__name__}")
+        if len(dataset_ids) != count:
+            raise ValueError("dataset_ids must be as long as the columns")
+    return count
+
+
+def _column_type(column: object) -> str:
+    if type(column) is array.array:
+        return f"array('{column.typecode}')"
+    return type(column).__name__
 
 
 def same_run(run_key: int, index: int, first_run: int, function: str) -> None:

@@ -381,3 +381,83 @@ def server(backend_store_uri: str | None, default_artifact_root: str | None, hos
         auth=tuple(dict.fromkeys(auth)), auth_file=auth_file, access_log=not no_access_log,
         log_level=log_level)
     serve(config, host, port, workers, graceful_timeout)
+
+
+def _transfer_options(func: F) -> F:
+    for option in reversed([
+        click.option("--verify", "check", is_flag=True,
+                     help="Compare source and destination afterwards (counts and checksums "
+                          "of every run's metrics, params, tags, inputs); exit 3 on any "
+                          "difference."),
+        click.option("--strict", is_flag=True,
+                     help="Stop at the first malformed run or file (default: report it, skip "
+                          "it, go on)."),
+        click.option("--full", is_flag=True,
+                     help="Read every run again, even those unchanged since the last import "
+                          "of this source (nothing is stored twice either way)."),
+        click.option("--jobs", type=click.IntRange(1, 64), default=None,
+                     help="Threads reading the source (default: 2 per core, at most 8)."),
+        click.option("--batch-points", type=click.IntRange(1000), default=50_000,
+                     show_default=True, help="Metric points per transaction: what memory "
+                     "and an interrupted import's lost work are bounded by."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress bar (it is only drawn on a terminal anyway)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the summary as JSON (for CI)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _transfer(source: str, dest: str, strict: bool, full: bool, jobs: int | None,
+              batch_points: int, quiet: bool, as_json: bool, check: bool) -> None:
+    from .transfer import default_progress, format_summary, run_import
+
+    bar = default_progress(quiet)
+    try:
+        summary, result = run_import(source, dest, strict=strict, full=full, jobs=jobs,
+                                     batch_points=batch_points, progress=bar, check=check)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        data = summary.as_dict()
+        if result is not None:
+            data["verify"] = result.as_dict()
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif not quiet or (result is not None and not result.ok) or summary.problems:
+        click.echo(format_summary(summary, result))
+    if result is not None and not result.ok:
+        sys.exit(3)
+
+
+@main.command("import")
+@click.argument("source")
+@click.argument("dest")
+@_transfer_options
+@_errors_to_exit
+def import_(source: str, dest: str, strict: bool, full: bool, jobs: int | None,
+            batch_points: int, quiet: bool, as_json: bool, check: bool) -> None:
+    """Import SOURCE into DEST, keeping ids, times and every point.
+
+    SOURCE is an mlruns directory, an MLflow SQL database (any schema from MLflow 2.x on; only
+    read) or any trackstore store URI; DEST is any trackstore store (a SQL URI or a
+    directory). Running it again imports only what is new or changed, and continues an
+    interrupted import. Experiments are matched by name: a source experiment goes to the
+    destination experiment of the same name, else keeps its id if free, else gets a new one
+    (the summary lists those).
+    """
+    _transfer(source, dest, strict, full, jobs, batch_points, quiet, as_json, check)
+
+
+@main.command("export")
+@click.argument("source")
+@click.argument("directory", type=click.Path(file_okay=False))
+@_transfer_options
+@_errors_to_exit
+def export(source: str, directory: str, strict: bool, full: bool, jobs: int | None,
+           batch_points: int, quiet: bool, as_json: bool, check: bool) -> None:
+    """Export SOURCE (any store or MLflow database) into DIRECTORY as an mlruns tree that
+    MLflow reads (MLFLOW_ALLOW_FILE_STORE=true with MLflow >= 3.13)."""
+    _transfer(source, os.path.abspath(directory), strict, full, jobs, batch_points, quiet,
+              as_json, check)

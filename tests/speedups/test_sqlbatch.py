@@ -725,3 +725,68 @@ def test_twins_write_every_float_as_repr(sqlbatch_twins: tuple[ModuleType, Modul
     rows = [row(i, 0, 0, v) for i, v in enumerate(values)]
     assert c.values_sql(rows) == py.values_sql(rows)
     assert c.copy_text(rows) == py.copy_text(rows)
+
+
+# --- series_rows: one metric's columns (the import path) ------------------------------------
+
+
+def _columns(points: list[tuple[int, float, int]]) -> tuple[array.array[int], array.array[float],
+                                                             array.array[int]]:
+    return (array.array("q", [p[0] for p in points]), array.array("d", [p[1] for p in points]),
+            array.array("q", [p[2] for p in points]))
+
+
+def test_series_rows_are_metric_rows_of_one_key(sqlbatch_impl: ModuleType) -> None:
+    points = [(T0, 0.5, 0), (T0 + 1, NAN, 1), (T0 + 2, INF, 2), (T0 + 3, -INF, 3),
+              (T0 + 4, -0.0, 4), (T0 + 4, 0.0, 4), (T0, 0.5, 0), (T0 + 5, 5e-324, 5)]
+    rows, duplicates = sqlbatch_impl.series_rows(9, 1, *_columns(points), None)
+    expected = rows_of(sqlbatch_impl, *(Metric("loss", v, ts, step) for ts, v, step in points))
+    assert canon(rows) == canon(expected)
+    assert duplicates == 2  # 0.0 after -0.0, and the repeated first point
+    assert rows[0][4] == 0.5 and type(rows[0][2]) is int
+
+
+def test_series_rows_carry_dataset_ids(sqlbatch_impl: ModuleType) -> None:
+    rows, _ = sqlbatch_impl.series_rows(9, 2, *_columns([(T0, 1.0, 0), (T0, 2.0, 0)]), [7, None])
+    assert [r[6] for r in rows] == [7, None]
+    assert sqlbatch_impl.series_rows(9, 2, *_columns([]), None) == ([], 0)
+
+
+@pytest.mark.parametrize(("args", "error", "message"), [
+    ((9, 1, [T0], array.array("d", [1.0]), array.array("q", [0]), None), TypeError,
+     "timestamps must be an array('q'), not list"),
+    ((9, 1, array.array("q", [T0]), array.array("f", [1.0]), array.array("q", [0]), None),
+     TypeError, "values must be an array('d'), not array('f')"),
+    ((9, 1, array.array("q", [T0]), array.array("d", [1.0]), array.array("q", []), None),
+     ValueError, "timestamps, values and steps must have one length"),
+    ((9, 1, array.array("q", [T0]), array.array("d", [1.0]), array.array("q", [0]), (7,)),
+     TypeError, "dataset_ids must be a list or None, not tuple"),
+    ((9, 1, array.array("q", [T0]), array.array("d", [1.0]), array.array("q", [0]), []),
+     ValueError, "dataset_ids must be as long as the columns"),
+    ((9, 1, array.array("q", [T0]), array.array("d", [1.0]), array.array("q", [0]), ["x"]),
+     TypeError, "dataset_ids[0] must be an int, not str"),
+    ((True, 1, array.array("q"), array.array("d"), array.array("q"), None), TypeError,
+     "run_key must be an int, not bool"),
+    ((9, 2 ** 63, array.array("q"), array.array("d"), array.array("q"), None), OverflowError,
+     "key_id out of int64 range"),
+])
+def test_series_rows_errors(sqlbatch_impl: ModuleType, args: tuple[Any, ...],
+                            error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as raised:
+        sqlbatch_impl.series_rows(*args)
+    assert message in str(raised.value)
+
+
+@pytest.mark.c_ext
+@TWIN_SETTINGS
+@given(points=st.lists(st.tuples(st.sampled_from([T0, T0 + 1, -1, INT64_MAX]),
+                                 st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1.0])),
+                                 st.sampled_from([0, 1, INT64_MIN])), max_size=40),
+       datasets=st.booleans(), run_key=ints64)
+def test_twins_agree_on_series(sqlbatch_twins: tuple[ModuleType, ModuleType],
+                               points: list[tuple[int, float, int]], datasets: bool,
+                               run_key: int) -> None:
+    py, c = sqlbatch_twins
+    ids = [i % 3 or None for i in range(len(points))] if datasets else None
+    assert outcome(lambda: c.series_rows(run_key, 4, *_columns(points), ids)) == \
+        outcome(lambda: py.series_rows(run_key, 4, *_columns(points), ids))

@@ -87,8 +87,8 @@ def run_info_from_meta(meta: dict[str, Any], path: str) -> RunInfo:
         experiment_id if type(experiment_id) is str else str(experiment_id),
         user_id if type(user_id) is str else ("unknown" if user_id is None else str(user_id)),
         status_name,
-        start if type(start) is int else _int_or_none(start),
-        end if type(end) is int else _int_or_none(end),
+        start if type(start) is int else int_or_none(start),
+        end if type(end) is int else int_or_none(end),
         stage,
         get("artifact_uri"),
         get("run_name") or None,
@@ -138,8 +138,8 @@ def experiment_from_meta(meta: dict[str, Any], path: str,
         artifact_location=meta.get("artifact_location") or "",
         lifecycle_stage=stage,
         tags=tags,
-        creation_time=_int_or_none(meta.get("creation_time")),
-        last_update_time=_int_or_none(meta.get("last_update_time")),
+        creation_time=int_or_none(meta.get("creation_time")),
+        last_update_time=int_or_none(meta.get("last_update_time")),
     )
 
 
@@ -159,7 +159,7 @@ def experiment_meta(experiment: Experiment,
     return meta
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     try:

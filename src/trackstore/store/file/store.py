@@ -14,7 +14,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -500,28 +500,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
     def _log_inputs(self, run_id: str, datasets: list[DatasetInput],
                     models: list[LoggedModelInput]) -> None:
         state = self._active_run(run_id)
-        for dataset_input in datasets:
-            dataset = dataset_input.dataset
-            ds_id = dataset_id(dataset.name, dataset.digest)
-            ds_dir = os.path.join(state.experiment_dir, DATASETS, ds_id)
-            os.makedirs(ds_dir, exist_ok=True)
-            ds_meta = {"digest": dataset.digest, "name": dataset.name,
-                       "profile": dataset.profile, "schema": dataset.schema,
-                       "source": dataset.source, "source_type": dataset.source_type}
-            create_exclusive(os.path.join(ds_dir, META), dump_meta(ds_meta))
-            tags = {t.key: t.value for t in dataset_input.tags or ()}
-            self._write_input(state, ds_id, "DATASET", tags)
-        for model in models:
-            self._write_input(state, model.model_id, "MODEL", {})
-
-    def _write_input(self, state: _RunState, source_id: str, source_type: str,
-                     tags: dict[str, str]) -> None:
-        in_dir = os.path.join(state.run_dir, INPUTS, input_id(source_id, state.info.run_id))
-        os.makedirs(in_dir, exist_ok=True)
-        # destination_id repeats source_id: MLflow writes it so (a harmless bug readers ignore).
-        meta = {"destination_id": source_id, "destination_type": "RUN",
-                "source_id": source_id, "source_type": source_type, "tags": tags}
-        create_exclusive(os.path.join(in_dir, META), dump_meta(meta))
+        write_inputs(state.run_dir, state.experiment_dir, state.info.run_id, datasets, models)
 
     # -- metric history ------------------------------------------------------------------------
 
@@ -602,6 +581,35 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._appender.close()
         self._index.close()
         self._runs.clear()
+
+
+def write_inputs(run_dir: str, experiment_dir: str, run_id: str,
+                 datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput]) -> None:
+    """Write dataset and model inputs of a run as MLflow lays them out (an input already
+    there is kept as it is)."""
+    for dataset_input in datasets:
+        dataset = dataset_input.dataset
+        ds_id = dataset_id(dataset.name, dataset.digest)
+        ds_dir = os.path.join(experiment_dir, DATASETS, ds_id)
+        os.makedirs(ds_dir, exist_ok=True)
+        ds_meta = {"digest": dataset.digest, "name": dataset.name,
+                   "profile": dataset.profile, "schema": dataset.schema,
+                   "source": dataset.source, "source_type": dataset.source_type}
+        create_exclusive(os.path.join(ds_dir, META), dump_meta(ds_meta))
+        tags = {t.key: t.value for t in dataset_input.tags or ()}
+        _write_input(run_dir, run_id, ds_id, "DATASET", tags)
+    for model in models:
+        _write_input(run_dir, run_id, model.model_id, "MODEL", {})
+
+
+def _write_input(run_dir: str, run_id: str, source_id: str, source_type: str,
+                 tags: dict[str, str]) -> None:
+    in_dir = os.path.join(run_dir, INPUTS, input_id(source_id, run_id))
+    os.makedirs(in_dir, exist_ok=True)
+    # destination_id repeats source_id: MLflow writes it so (a harmless bug readers ignore).
+    meta = {"destination_id": source_id, "destination_type": "RUN",
+            "source_id": source_id, "source_type": source_type, "tags": tags}
+    create_exclusive(os.path.join(in_dir, META), dump_meta(meta))
 
 
 def _param_conflict(param: Param, existing: str, run_id: str) -> TrackstoreError:

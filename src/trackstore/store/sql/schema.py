@@ -59,6 +59,15 @@ Tables and why each index exists
     gives. It is kept by one set-based upsert per batch, in key order.
     ``ix_latest_metrics_key (key_id, kind, value)`` serves filters and orderings on a metric
     across many runs.
+``import_sources`` / ``import_experiments`` / ``import_runs`` / ``import_offsets``
+    what ``trackstore import`` has brought in, per source (an ``mlruns`` tree, a database),
+    so that running it again imports only what is new or changed, and an interrupted import
+    resumes. ``import_sources.digest`` (unique) names the source; ``import_experiments`` maps
+    a source experiment to the experiment it went to (and whether the import created it);
+    ``import_runs`` holds the fingerprint of each run as last imported; ``import_offsets``
+    where the next read of a run's metric file starts, written in the transaction that
+    stores the points before it. Primary keys start with the source: one import's state is
+    one index range.
 ``datasets``
     a dataset, once per experiment (``uq_datasets_identity (experiment_id, name, digest)``,
     as MLflow identifies them), with an integer ``dataset_key``.
@@ -370,4 +379,43 @@ run_model_inputs = Table(
     Column("model_id", string(256), nullable=False),
     Column("position", Integer, nullable=False),
     PrimaryKeyConstraint("run_key", "model_id"),
+)
+
+
+import_sources = Table(
+    "import_sources", metadata,
+    Column("source_id", Integer, Identity(start=1), primary_key=True),
+    Column("digest", string(64), nullable=False),
+    Column("description", long_text(), nullable=False),
+    Column("last_import_time", BigInteger),
+    UniqueConstraint("digest"),
+)
+
+import_experiments = Table(
+    "import_experiments", metadata,
+    Column("source_id", Integer, ForeignKey("import_sources.source_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("source_experiment_id", string(64), nullable=False),
+    Column("experiment_id", BigInteger, nullable=False),
+    Column("created", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("source_id", "source_experiment_id"),
+)
+
+import_runs = Table(
+    "import_runs", metadata,
+    Column("source_id", Integer, ForeignKey("import_sources.source_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("run_uuid", string(256), nullable=False),
+    Column("fingerprint", string(64), nullable=False),
+    PrimaryKeyConstraint("source_id", "run_uuid"),
+)
+
+import_offsets = Table(
+    "import_offsets", metadata,
+    Column("source_id", Integer, ForeignKey("import_sources.source_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("run_uuid", string(256), nullable=False),
+    Column("key", string(250), nullable=False),
+    Column("byte_offset", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source_id", "run_uuid", "key"),
 )

@@ -834,8 +834,12 @@ class SqlStore(AbstractStore):
     def _metric_plan(self, run_key: int, metrics: list[Metric]) -> list[tuple[str, Any, Any]]:
         """The writes that store *metrics* in run *run_key*: ``(how, statement, data)`` steps
         for :meth:`_write_metric_plan` (``how``: execute, executemany or copy)."""
+        return self._rows_plan(_sqlbatch.metric_rows(run_key, metrics, self._key_ids,
+                                                     self._dataset_ids))
+
+    def _rows_plan(self, rows: list[Any]) -> list[tuple[str, Any, Any]]:
+        """:meth:`_metric_plan` for metric rows of one run made already."""
         sql = self._sql
-        rows = _sqlbatch.metric_rows(run_key, metrics, self._key_ids, self._dataset_ids)
         plan: list[tuple[str, Any, Any]]
         if self._dialect == "mysql":
             plan = [("execute", f"INSERT INTO metrics ({sql._cols(METRIC_COLUMNS)}) VALUES "
@@ -892,7 +896,9 @@ class SqlStore(AbstractStore):
             _staged[cur.connection] = True  # (a rollback forgets it, see _write)
         cur.copy_expert(f"COPY {_STAGE} ({cols}) FROM STDIN (FORMAT binary)", io.BytesIO(data))
         cur.execute(f"INSERT INTO metrics SELECT * FROM {_STAGE} ON CONFLICT DO NOTHING")
-        # (emptied by the commit: ON COMMIT DELETE ROWS)
+        # Emptied by the commit (ON COMMIT DELETE ROWS), and now for the next COPY of a
+        # transaction that writes several batches (an import).
+        cur.execute(f"DELETE FROM {_STAGE}")
 
     def _delete_tag(self, run_id: str, key: str) -> None:
         m = self._sql.mark
@@ -906,41 +912,46 @@ class SqlStore(AbstractStore):
 
     def _log_inputs(self, run_id: str, datasets: list[DatasetInput],
                     models: list[LoggedModelInput]) -> None:
-        sql, m = self._sql, self._sql.mark
         with self._write() as cur:
             run_key = self._active_run_key(cur, run_id)
-            cur.execute(f"SELECT experiment_id FROM runs WHERE run_key = {m}", (run_key,))
-            experiment_id = cur.fetchone()[0]
-            cur.execute(f"SELECT COALESCE(MAX(position), -1) FROM run_inputs WHERE run_key = "
-                        f"{m}", (run_key,))
-            position = int(cur.fetchone()[0]) + 1
-            for dataset_input in datasets:
-                d = dataset_input.dataset
-                cur.execute(sql.insert_absent(
-                    "datasets", ("experiment_id", "name", "digest", "source_type", "source",
-                                 "schema", "profile"), ("experiment_id", "name", "digest")),
-                    (experiment_id, d.name, d.digest, d.source_type, d.source, d.schema,
-                     d.profile))
-                cur.execute(f"SELECT dataset_key FROM datasets WHERE experiment_id = {m} AND "
-                            f"name = {m} AND digest = {m}", (experiment_id, d.name, d.digest))
-                dataset_key = int(cur.fetchone()[0])
-                cur.execute(f"SELECT 1 FROM run_inputs WHERE run_key = {m} AND dataset_key = "
-                            f"{m}", (run_key, dataset_key))
-                if cur.fetchone() is not None:
-                    continue  # logged before: the first logging's tags stay
-                cur.execute(sql.insert("run_inputs", ("run_key", "dataset_key", "position")),
-                            (run_key, dataset_key, position))
-                position += 1
-                executemany(cur, sql.insert("run_input_tags", ("run_key", "dataset_key", "key",
-                                                                "value")),
-                            [(run_key, dataset_key, k, v) for k, v in
-                             {t.key: t.value for t in dataset_input.tags or ()}.items()])
-            for model in models:
-                cur.execute(sql.insert_absent("run_model_inputs",
-                                              ("run_key", "model_id", "position"),
-                                              ("run_key", "model_id")),
-                            (run_key, model.model_id, position))
-                position += 1
+            cur.execute(f"SELECT experiment_id FROM runs WHERE run_key = {self._sql.mark}",
+                        (run_key,))
+            self._write_inputs(cur, run_key, cur.fetchone()[0], datasets, models)
+
+    def _write_inputs(self, cur: Any, run_key: int, experiment_id: int,
+                      datasets: Sequence[DatasetInput], models: Sequence[LoggedModelInput]
+                      ) -> None:
+        """Add dataset and model inputs to a run (in the caller's transaction); a dataset the
+        run has already keeps its first logging's tags."""
+        sql, m = self._sql, self._sql.mark
+        cur.execute(f"SELECT COALESCE(MAX(position), -1) FROM run_inputs WHERE run_key = {m}",
+                    (run_key,))
+        position = int(cur.fetchone()[0]) + 1
+        for dataset_input in datasets:
+            d = dataset_input.dataset
+            cur.execute(sql.insert_absent(
+                "datasets", ("experiment_id", "name", "digest", "source_type", "source",
+                             "schema", "profile"), ("experiment_id", "name", "digest")),
+                (experiment_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile))
+            cur.execute(f"SELECT dataset_key FROM datasets WHERE experiment_id = {m} AND "
+                        f"name = {m} AND digest = {m}", (experiment_id, d.name, d.digest))
+            dataset_key = int(cur.fetchone()[0])
+            cur.execute(f"SELECT 1 FROM run_inputs WHERE run_key = {m} AND dataset_key = {m}",
+                        (run_key, dataset_key))
+            if cur.fetchone() is not None:
+                continue  # logged before: the first logging's tags stay
+            cur.execute(sql.insert("run_inputs", ("run_key", "dataset_key", "position")),
+                        (run_key, dataset_key, position))
+            position += 1
+            executemany(cur, sql.insert("run_input_tags", ("run_key", "dataset_key", "key",
+                                                            "value")),
+                        [(run_key, dataset_key, k, v) for k, v in
+                         {t.key: t.value for t in dataset_input.tags or ()}.items()])
+        for model in models:
+            cur.execute(sql.insert_absent("run_model_inputs", ("run_key", "model_id", "position"),
+                                          ("run_key", "model_id")),
+                        (run_key, model.model_id, position))
+            position += 1
 
     # -- metric history -----------------------------------------------------------------------
 

@@ -1,0 +1,322 @@
+"""``trackstore import`` into a SQL store: experiments, runs and points written in bulk, with
+the import state (``import_*`` tables, see :mod:`.schema`) in the same transactions.
+
+Writes are gathered into transactions of about ``batch_points`` metric points (several small
+runs share one; a long history is split), each committed with the state it makes true: the
+offset a metric file was read to is stored with the points read, and a run's fingerprint with
+the last of its writes. An import killed at any moment therefore resumes where its last
+commit left it, and nothing is stored twice (a point stored again would be dropped by the
+``metrics`` unique key anyway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ... import _sqlbatch
+from ...entities import LifecycleStage, LoggedModelInput, now_ms
+from ...exceptions import TrackstoreError
+from ...transfer.records import ExperimentRecord, PointChunk, Problem, RunRecord
+from ..base import RUN_NAME_TAG
+from .statements import executemany
+
+if TYPE_CHECKING:
+    from .store import SqlStore
+
+_EXPERIMENT_COUNTER = "experiment"
+#: Imported experiment ids below this move the id counter past them (sequential ids, as an
+#: MLflow SQL database hands out); larger ones (a file store's random 18-digit ids) leave it.
+_SEQUENTIAL_IDS = 10 ** 12
+_RUN_COLUMNS = ("run_uuid", "experiment_id", "user_id", "status", "start_time", "end_time",
+                "lifecycle_stage", "deleted_time", "artifact_uri")
+
+
+@dataclass(slots=True)
+class RunTarget:
+    """A run being imported: its key in the destination and where its metric files stop."""
+
+    run_id: str
+    run_key: int
+    offsets: dict[str, int] = field(default_factory=dict)
+
+
+class SqlImportWriter:
+    """Writes what an import reads into *store* (see the module doc)."""
+
+    def __init__(self, store: SqlStore, identity: str, description: str, report: Problem,
+                 batch_points: int = 50_000) -> None:
+        self.store = store
+        self.report = report
+        self.batch_points = batch_points
+        self._sql = store._sql
+        self._txn: AbstractContextManager[Any] | None = None
+        self._cur: Any = None
+        self._pending = 0
+        self._max_small_id = -1
+        self.source_id = self._register_source(identity, description)
+        m = self._sql.mark
+        self.fingerprints: dict[str, str] = {str(k): str(v) for k, v in self._rows(
+            f"SELECT run_uuid, fingerprint FROM import_runs WHERE source_id = {m}")}
+        self._mapped = {str(k): (int(v), bool(c)) for k, v, c in self._rows(
+            "SELECT source_experiment_id, experiment_id, created FROM import_experiments "
+            f"WHERE source_id = {m}")}
+        self.commit()
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    @property
+    def cur(self) -> Any:
+        """The cursor of the open transaction (one is begun if none is open)."""
+        if self._cur is None:
+            self._txn = self.store._write()
+            self._cur = self._txn.__enter__()
+        return self._cur
+
+    def commit(self) -> None:
+        txn, self._txn, self._cur, self._pending = self._txn, None, None, 0
+        if txn is not None:
+            try:
+                txn.__exit__(None, None, None)
+            except self.store._dbapi_errors() as exc:
+                raise self.store._translate(exc) from None
+
+    def rollback(self, exc: BaseException) -> None:
+        txn, self._txn, self._cur, self._pending = self._txn, None, None, 0
+        if txn is not None:
+            try:
+                txn.__exit__(type(exc), exc, exc.__traceback__)
+            except BaseException:
+                pass
+
+    def _maybe_commit(self) -> None:
+        if self._pending >= self.batch_points:
+            self.commit()
+
+    def _rows(self, sql: str, *args: Any) -> list[Any]:
+        """The rows of *sql* whose first parameter is this source's id."""
+        cur = self.cur
+        cur.execute(sql, (self.source_id, *args))
+        return list(cur.fetchall())
+
+    def _register_source(self, identity: str, description: str) -> int:
+        digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"),
+                                 digest_size=16).hexdigest()
+        sql, m = self._sql, self._sql.mark
+        cur = self.cur
+        cur.execute(sql.insert_absent("import_sources", ("digest", "description"), ("digest",)),
+                    (digest, description))
+        cur.execute(f"SELECT source_id FROM import_sources WHERE digest = {m}", (digest,))
+        source_id = int(cur.fetchone()[0])
+        self.commit()
+        return source_id
+
+    # -- experiments ----------------------------------------------------------------------------
+
+    def experiment(self, rec: ExperimentRecord) -> str:
+        """The destination experiment of *rec*, made or updated (the merge rule):
+
+        1. the experiment an earlier import of this source sent it to, if it still exists;
+        2. else the destination's experiment of the same name (experiments of one name are
+           one experiment: ``Default`` of several trees becomes one);
+        3. else a new experiment with the source's id, if that id is free;
+        4. else a new experiment with a new id.
+
+        An experiment the import made follows its source (name, lifecycle, times, tags); one
+        it merged into keeps its own and gains the source's tags; an empty one it merged into
+        (no runs: the ``Default`` experiment a new store makes) counts as made by it.
+        """
+        m = self._sql.mark
+        cur = self.cur
+        mapped = self._mapped.get(rec.experiment_id)
+        target: int | None = None
+        created = inserted = False
+        if mapped is not None:
+            cur.execute(f"SELECT name FROM experiments WHERE experiment_id = {m}", (mapped[0],))
+            if cur.fetchone() is not None:
+                target, created = mapped
+        if target is None:
+            cur.execute(f"SELECT experiment_id FROM experiments WHERE name = {m}", (rec.name,))
+            found = cur.fetchone()
+            if found is not None:
+                target = int(found[0])
+                cur.execute("SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE experiment_id = "
+                            f"{m}) THEN 1 ELSE 0 END", (target,))
+                created = not cur.fetchone()[0]  # an empty one (a new store's Default) adopts
+            else:
+                created = inserted = True
+                wanted = _numeric_id(rec.experiment_id)
+                if wanted is not None:
+                    cur.execute(f"SELECT 1 FROM experiments WHERE experiment_id = {m}", (wanted,))
+                    if cur.fetchone() is None:
+                        target = wanted
+                if target is None:
+                    target = self._new_experiment_id()
+                self._insert_experiment(target, rec)
+        if created and not inserted:
+            self._follow_source(target, rec)
+        if rec.tags:
+            executemany(cur, self._sql.upsert("experiment_tags", ("experiment_id", "key", "value"),
+                                              ("experiment_id", "key")),
+                        [(target, k, v) for k, v in sorted(rec.tags.items())])
+        if mapped != (target, created):
+            cur.execute(self._sql.upsert(
+                "import_experiments", ("source_id", "source_experiment_id", "experiment_id",
+                                       "created"), ("source_id", "source_experiment_id")),
+                (self.source_id, rec.experiment_id, target, int(created)))
+            self._mapped[rec.experiment_id] = (target, created)
+        if target < _SEQUENTIAL_IDS:
+            self._max_small_id = max(self._max_small_id, target)
+        return str(target)
+
+    def _follow_source(self, target: int, rec: ExperimentRecord) -> None:
+        """An experiment the import made (or adopted) takes the source's metadata again."""
+        m, cur = self._sql.mark, self.cur
+        cur.execute(f"SELECT experiment_id FROM experiments WHERE name = {m} AND "
+                    f"experiment_id <> {m}", (rec.name, target))
+        clash = cur.fetchone() is not None
+        if clash:
+            self.report(rec.where, f"experiment {rec.name!r} keeps its earlier name in the "
+                                   "destination: another experiment has that name there")
+        names: tuple[str, ...] = () if clash else (rec.name,)
+        location = rec.artifact_location
+        cur.execute(f"UPDATE experiments SET {'' if clash else f'name = {m}, '}"
+                    f"{'' if location is None else f'artifact_location = {m}, '}"
+                    f"lifecycle_stage = {m}, creation_time = {m}, last_update_time = {m} "
+                    f"WHERE experiment_id = {m}",
+                    (*names, *(() if location is None else (location,)), rec.lifecycle_stage,
+                     rec.creation_time, rec.last_update_time, target))
+
+    def _insert_experiment(self, experiment_id: int, rec: ExperimentRecord) -> None:
+        location = rec.artifact_location
+        if not location:
+            from ..file.meta import append_to_uri
+
+            location = append_to_uri(self.store.artifact_root_uri, str(experiment_id))
+        self.cur.execute(self._sql.insert("experiments", (
+            "experiment_id", "name", "artifact_location", "lifecycle_stage", "creation_time",
+            "last_update_time")), (experiment_id, rec.name, location, rec.lifecycle_stage,
+                                   rec.creation_time, rec.last_update_time))
+
+    def _new_experiment_id(self) -> int:
+        m, cur = self._sql.mark, self.cur
+        while True:
+            cur.execute(f"UPDATE id_counters SET next_value = next_value + 1 WHERE name = {m}",
+                        (_EXPERIMENT_COUNTER,))
+            cur.execute(f"SELECT next_value - 1 FROM id_counters WHERE name = {m}",
+                        (_EXPERIMENT_COUNTER,))
+            candidate = int(cur.fetchone()[0])
+            cur.execute(f"SELECT 1 FROM experiments WHERE experiment_id = {m}", (candidate,))
+            if cur.fetchone() is None:
+                return candidate
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def begin_run(self, rec: RunRecord, experiment_id: str) -> RunTarget:
+        """Write the run's row, params, tags and inputs; the points come next."""
+        sql, m, q = self._sql, self._sql.mark, self._sql.q
+        cur = self.cur
+        info = rec.info
+        deleted_time = rec.deleted_time if info.lifecycle_stage == LifecycleStage.DELETED else None
+        cur.execute(sql.upsert("runs", _RUN_COLUMNS, ("run_uuid",)),
+                    (info.run_id, int(experiment_id), info.user_id, info.status,
+                     info.start_time, info.end_time, info.lifecycle_stage, deleted_time,
+                     info.artifact_uri))
+        cur.execute(f"SELECT run_key FROM runs WHERE run_uuid = {m}", (info.run_id,))
+        run_key = int(cur.fetchone()[0])
+        self.store._run_keys.pop(info.run_id, None)
+        if rec.params:
+            cur.execute(f"SELECT {q('key')}, {q('value')} FROM run_params WHERE run_key = {m}",
+                        (run_key,))
+            stored = dict(cur.fetchall())
+            new = []
+            for k, v in sorted(rec.params.items()):
+                old = stored.get(k)
+                if old is None:
+                    new.append((run_key, k, v))
+                elif old != v:
+                    self.report(rec.where, f"param '{k}' keeps the destination's value "
+                                           f"{old!r}, not the source's {v!r}")
+            executemany(cur, sql.insert("run_params", ("run_key", "key", "value")), new)
+        tags = dict(rec.tags)
+        if info.run_name and RUN_NAME_TAG not in tags:
+            tags[RUN_NAME_TAG] = info.run_name
+        if tags:
+            executemany(cur, sql.upsert("run_tags", ("run_key", "key", "value"),
+                                        ("run_key", "key")),
+                        [(run_key, k, v) for k, v in sorted(tags.items())])
+        if rec.datasets or rec.model_inputs:
+            self.store._write_inputs(cur, run_key, int(experiment_id), rec.datasets,
+                                     [LoggedModelInput(m) for m in rec.model_inputs])
+        offsets = {str(k): int(v) for k, v in self._rows(
+            f"SELECT {q('key')}, byte_offset FROM import_offsets WHERE source_id = {m} AND "
+            f"run_uuid = {m}", info.run_id)}
+        self._pending += 1 + len(rec.params) + len(tags)
+        return RunTarget(info.run_id, run_key, offsets)
+
+    def write_points(self, target: RunTarget, chunk: PointChunk, resumable: bool) -> int:
+        """Store a chunk of one metric's points; returns the exact duplicates it dropped."""
+        store = self.store
+        if chunk.key not in store._key_ids or any(
+                (name, digest) not in store._dataset_ids for _, name, digest in chunk.datasets):
+            self.commit()  # (ids are registered in transactions of their own)
+            store._ids(store._key_ids, [chunk.key], "metric_keys", ("key",), "key_id")
+            pairs = sorted({(name, digest) for _, name, digest in chunk.datasets})
+            if pairs:
+                store._ids(store._dataset_ids, pairs, "metric_datasets", ("name", "digest"),
+                           "dataset_id")
+        dataset_ids: list[int | None] | None = None
+        if chunk.datasets:
+            dataset_ids = [None] * len(chunk)
+            for row, name, digest in chunk.datasets:
+                dataset_ids[row] = store._dataset_ids[(name, digest)]
+        rows, duplicates = _sqlbatch.series_rows(target.run_key, store._key_ids[chunk.key],
+                                                 chunk.timestamps, chunk.values, chunk.steps,
+                                                 dataset_ids)
+        cur = self.cur
+        if rows:
+            store._write_metric_plan(cur, store._rows_plan(rows))
+        if resumable:
+            sql = self._sql
+            cur.execute(sql.upsert("import_offsets", ("source_id", "run_uuid", "key",
+                                                      "byte_offset"),
+                                   ("source_id", "run_uuid", "key")),
+                        (self.source_id, target.run_id, chunk.key, chunk.end))
+            target.offsets[chunk.key] = chunk.end
+        self._pending += len(rows) + 1
+        self._maybe_commit()
+        return duplicates
+
+    def end_run(self, target: RunTarget, rec: RunRecord) -> None:
+        """The run is imported: its fingerprint goes into the state."""
+        sql = self._sql
+        self.cur.execute(sql.upsert("import_runs", ("source_id", "run_uuid", "fingerprint"),
+                                    ("source_id", "run_uuid")),
+                         (self.source_id, target.run_id, rec.fingerprint))
+        self.fingerprints[target.run_id] = rec.fingerprint
+        self._pending += 1
+        self._maybe_commit()
+
+    def finish(self) -> None:
+        """Commit what is pending, move the experiment-id counter past imported ids and note
+        when this source was last imported."""
+        m, cur = self._sql.mark, self.cur
+        if self._max_small_id >= 0:
+            cur.execute(f"UPDATE id_counters SET next_value = {m} WHERE name = {m} AND "
+                        f"next_value <= {m}", (self._max_small_id + 1, _EXPERIMENT_COUNTER,
+                                               self._max_small_id))
+        cur.execute(f"UPDATE import_sources SET last_import_time = {m} WHERE source_id = {m}",
+                    (now_ms(), self.source_id))
+        self.commit()
+
+    def close(self) -> None:
+        if self._txn is not None:
+            self.rollback(TrackstoreError("import closed before it committed"))
+
+
+def _numeric_id(experiment_id: str) -> int | None:
+    if experiment_id.isdigit() and len(experiment_id) <= 18:
+        return int(experiment_id)
+    return None

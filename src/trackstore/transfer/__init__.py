@@ -1,0 +1,213 @@
+"""Bulk import and export: ``trackstore import SOURCE DEST`` and ``trackstore export``.
+
+Sources (:mod:`.sources`): an ``mlruns`` tree (read directly, in parallel, with the compiled
+parsers), an MLflow SQL database of any schema from MLflow 2.x on (:mod:`.mlflow_sql`; read
+only), or any trackstore store URI. Destinations: any trackstore store; each writes through its
+own bulk path (:mod:`trackstore.store.sql.imports`, :mod:`trackstore.store.file.imports`) and
+keeps the import state that makes a second import incremental and an interrupted one resume.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+from ..exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+from .importer import Importer, ImportProblem, ImportSummary, strict_report
+from .records import Problem
+from .sources import MlrunsSource, Source, StoreSource
+from .verify import VerifyResult, verify
+
+__all__ = ["ImportProblem", "ImportSummary", "VerifyResult", "open_source", "run_import"]
+
+_SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql")
+
+
+def _scheme(uri: str) -> str:
+    head = uri.split(":", 1)[0].lower() if "://" in uri else ""
+    return head.split("+", 1)[0]
+
+
+def _is_mlflow_database(uri: str) -> bool:
+    """The database at *uri* has MLflow's schema (``runs.run_uuid`` and ``metrics.is_nan``)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri)
+    try:
+        inspector = sa.inspect(engine)
+        tables = set(inspector.get_table_names())
+        if "metric_keys" in tables or not {"runs", "metrics", "experiments"} <= tables:
+            return False
+        return "is_nan" in {c["name"] for c in inspector.get_columns("metrics")}
+    finally:
+        engine.dispose()
+
+
+def _database_exists(uri: str) -> bool:
+    if _scheme(uri) != "sqlite":
+        return True
+    db = uri.split(":///", 1)[-1]
+    return bool(db) and db != ":memory:" and os.path.exists(db)
+
+
+def open_source(spec: str, report: Problem) -> Source:
+    """The source *spec* names: a directory (an ``mlruns`` tree), an MLflow database URI,
+    or any trackstore store URI."""
+    scheme = _scheme(spec)
+    path = spec[len("file://"):] if spec.startswith("file://") else (
+        spec[len("file:"):] if spec.startswith("file:") else spec)
+    if not scheme or scheme == "file":
+        if not os.path.isdir(path):
+            raise TrackstoreError(f"Source {spec!r} is not a directory: an mlruns tree is a "
+                                  "directory, a database a URI such as sqlite:///mlflow.db",
+                                  INVALID_PARAMETER_VALUE)
+        return MlrunsSource(path, report)
+    if scheme in _SQL_SCHEMES:
+        if not _database_exists(spec):
+            raise TrackstoreError(f"Source database {spec!r} does not exist",
+                                      INVALID_PARAMETER_VALUE)
+        if _is_mlflow_database(spec):
+            from .mlflow_sql import MlflowSqlSource
+
+            return MlflowSqlSource(spec, report)
+    from ..store.registry import factory_for
+
+    return StoreSource(factory_for(spec)(spec, None), spec, report)
+
+
+def _writer(dest: str, source: Source, report: Problem, batch_points: int) -> tuple[Any, Any]:
+    scheme = _scheme(dest)
+    if scheme in _SQL_SCHEMES and _database_exists(dest) and _is_mlflow_database(dest):
+        raise TrackstoreError(
+            f"Destination {dest!r} is an MLflow database: trackstore imports from MLflow "
+            "databases but never writes into them. Give a new database (or a trackstore one) "
+            "as the destination.", INVALID_PARAMETER_VALUE)
+    from ..store.registry import factory_for
+
+    store = factory_for(dest)(dest, None)
+    from ..store.file.store import FileStore
+    from ..store.sql.store import SqlStore
+
+    if isinstance(store, SqlStore):
+        from ..store.sql.imports import SqlImportWriter
+
+        return store, SqlImportWriter(store, source.identity, source.description, report,
+                                      batch_points)
+    if isinstance(store, FileStore):
+        from ..store.file.imports import FileImportWriter
+
+        return store, FileImportWriter(store, source.identity, source.description, report)
+    store.close()
+    raise TrackstoreError(
+        f"Destination {dest!r}: importing into this kind of store is not supported; import "
+        "into the server's own database instead (a SQL URI or an mlruns directory)",
+        INVALID_PARAMETER_VALUE)
+
+
+class ProgressBar:
+    """Runs, points, rate and ETA on one terminal line, redrawn in place."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self._width = 0
+
+    def __call__(self, s: ImportSummary) -> None:
+        done = s.runs_imported + s.runs_unchanged + s.runs_skipped
+        rate = s.points / s.seconds if s.seconds > 0 else 0.0
+        runs_rate = done / s.seconds if s.seconds > 0 else 0.0
+        eta = (s.runs_total - done) / runs_rate if runs_rate > 0 else 0.0
+        pct = 100.0 * done / s.runs_total if s.runs_total else 100.0
+        filled = int(pct / 5)
+        line = (f"[{'#' * filled}{'.' * (20 - filled)}] {pct:5.1f}%  runs {done}/{s.runs_total}"
+                f"  points {_human(s.points)}  {_human(rate)} pts/s  ETA {_clock(eta)}")
+        pad = max(0, self._width - len(line))
+        self._width = len(line)
+        self.stream.write("\r" + line + " " * pad)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _human(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def run_import(source_spec: str, dest_spec: str, *, strict: bool = False, full: bool = False,
+               jobs: int | None = None, batch_points: int = 50_000,
+               progress: Callable[[ImportSummary], None] | None = None,
+               check: bool = False) -> tuple[ImportSummary, VerifyResult | None]:
+    """Import *source_spec* into *dest_spec* (see the module doc); with *check*, compare
+    them afterwards (``--verify``)."""
+    summary = ImportSummary(source=source_spec, destination=dest_spec)
+    report = strict_report(summary, strict)
+    source = open_source(source_spec, report)
+    try:
+        store, writer = _writer(dest_spec, source, report, batch_points)
+        try:
+            Importer(source, writer, full=full, jobs=jobs or min(8, (os.cpu_count() or 1) * 2),
+                     progress=progress, summary=summary).run()
+            result = None
+            if check:
+                mapping = {k: str(v[0]) for k, v in getattr(writer, "_mapped", {}).items()}
+                result = verify(source, store, mapping)
+        finally:
+            store.close()
+    finally:
+        source.close()
+    return summary, result
+
+
+def format_summary(summary: ImportSummary, result: VerifyResult | None,
+                   most_problems: int = 20) -> str:
+    s = summary
+    lines = [
+        f"Imported {s.source} into {s.destination} in {s.seconds:.2f} s",
+        f"  experiments  {s.experiments}"
+        + (f" ({len(s.remapped)} under another id: "
+           + ", ".join(f"{a} -> {b}" for a, b in sorted(s.remapped.items())[:5])
+           + (" ..." if len(s.remapped) > 5 else "") + ")" if s.remapped else ""),
+        f"  runs         {s.runs_imported} imported, {s.runs_unchanged} unchanged since the "
+        f"last import, {s.runs_skipped} skipped (of {s.runs_total})",
+        f"  points       {s.points} read ({s.points / s.seconds if s.seconds else 0:,.0f}/s)"
+        + (f", {s.duplicate_points} exact duplicates stored once" if s.duplicate_points
+           else ""),
+    ]
+    if s.uncarried:
+        lines.append("  not carried  " + ", ".join(f"{n} {what}" for what, n in
+                                                  sorted(s.uncarried.items()))
+                     + " (trackstore stores do not hold them)")
+    if s.problems:
+        lines.append(f"  problems     {len(s.problems)} (skipped):")
+        lines += [f"    {where}: {reason}" for where, reason in s.problems[:most_problems]]
+        if len(s.problems) > most_problems:
+            lines.append(f"    ... {len(s.problems) - most_problems} more")
+    if result is not None:
+        if result.ok:
+            lines.append(f"  verify       OK: {result.runs} runs, {result.series} metrics, "
+                         f"{result.points} distinct points; checksum {result.source_checksum}")
+        else:
+            lines.append(f"  verify       {len(result.differences)} DIFFERENCES "
+                         f"(source checksum {result.source_checksum}, destination "
+                         f"{result.destination_checksum}):")
+            lines += [f"    {w}: {d}" for w, d in result.differences[:most_problems]]
+    return "\n".join(lines)
+
+
+def default_progress(quiet: bool) -> ProgressBar | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+    return ProgressBar(sys.stderr)
+

@@ -1,0 +1,380 @@
+"""Sources of an import: an ``mlruns`` tree, an MLflow SQL database, any trackstore store.
+
+A source lists experiments, lists the runs of each cheaply (the progress bar's total), reads
+one run at a time without its points (:meth:`Source.read_run`, safe to call from several
+threads at once), and streams a metric's points in chunks (:meth:`Source.points`). What it
+cannot read is reported through the ``report(where, reason)`` callback and skipped; what the
+destination cannot hold (traces, logged models, registered models) is counted by
+:meth:`Source.uncarried`.
+"""
+
+from __future__ import annotations
+
+import abc
+import array
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .. import _metrics
+from ..entities import Dataset, DatasetInput, InputTag, LifecycleStage, ViewType
+from ..store.file.appender import SETTLE
+from ..store.file.layout import (
+    DATASETS,
+    INPUTS,
+    META,
+    METRICS,
+    PARAMS,
+    RESERVED_EXPERIMENT_FOLDERS,
+    TAGS,
+    TRASH,
+    list_dirs,
+    read_bytes,
+    walk_keys,
+)
+from ..store.file.meta import BadMeta, int_or_none, load_meta, parse_meta, run_info_from_meta
+from ..store.file.reading import RunReader
+from .records import ExperimentRecord, MetricSeries, PointChunk, Problem, RunRecord
+
+#: Bytes of a metric file read at a time (about 350k points of a typical file).
+CHUNK_BYTES = 8 << 20
+
+
+class Source(abc.ABC):
+    """Where an import reads from (see the module doc)."""
+
+    #: Shown to the user.
+    description: str
+    #: Names the source in the destination's import state: stable across runs of the import.
+    identity: str
+
+    def __init__(self, report: Problem) -> None:
+        self.report = report
+
+    @abc.abstractmethod
+    def experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, deleted ones included."""
+
+    @abc.abstractmethod
+    def run_locators(self, experiment: ExperimentRecord) -> list[str]:
+        """What :meth:`read_run` takes, one per run of *experiment* (cheap: no run is read)."""
+
+    @abc.abstractmethod
+    def read_run(self, experiment: ExperimentRecord, locator: str) -> RunRecord | None:
+        """The run without its points; None (after a report) when it cannot be used."""
+
+    @abc.abstractmethod
+    def points(self, run: RunRecord, series: MetricSeries, offset: int) -> Iterator[PointChunk]:
+        """The points of *series* in chunks, from *offset* (0: all of them; only a resumable
+        series is given another offset)."""
+
+    def uncarried(self) -> dict[str, int]:
+        """What the source holds that no trackstore store can: ``{what: count}``."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing open
+        """Release what the source holds open."""
+
+
+# -- mlruns trees ----------------------------------------------------------------------------
+
+
+class MlrunsSource(Source):
+    """An ``mlruns`` tree as MLflow's file store writes it, read directly (no store cache):
+    ``meta.yaml`` through the compiled YAML loader, metric files through the compiled parser
+    in chunks of :data:`CHUNK_BYTES`."""
+
+    def __init__(self, root: str, report: Problem, chunk_bytes: int = CHUNK_BYTES) -> None:
+        super().__init__(report)
+        self.root = os.path.abspath(root)
+        self.description = self.root
+        self.identity = "mlruns:" + os.path.realpath(self.root)
+        self.chunk_bytes = chunk_bytes
+        self._uncarried: dict[str, int] = {}
+
+    @staticmethod
+    def looks_like(path: str) -> bool:
+        """*path* is a directory holding experiments (or nothing yet)."""
+        return os.path.isdir(path)
+
+    def experiments(self) -> list[ExperimentRecord]:
+        found = []
+        for folder, stage in ((self.root, LifecycleStage.ACTIVE),
+                              (os.path.join(self.root, TRASH), LifecycleStage.DELETED)):
+            for name in sorted(list_dirs(folder)):
+                if folder == self.root and name in (TRASH, "models"):
+                    continue
+                record = self._experiment(os.path.join(folder, name), name, stage)
+                if record is not None:
+                    found.append(record)
+        models = os.path.join(self.root, "models")
+        if os.path.isdir(models):
+            self._count("registered models", len(list_dirs(models)))
+        return found
+
+    def _experiment(self, path: str, name: str, stage: str) -> ExperimentRecord | None:
+        meta_path = os.path.join(path, META)
+        try:
+            meta = load_meta(meta_path)
+        except BadMeta as exc:
+            self.report(meta_path, f"experiment skipped: {_why(exc, meta_path)}")
+            return None
+        experiment_id = meta.get("experiment_id")
+        if str(experiment_id) != name:
+            self.report(meta_path, f"experiment skipped: its experiment_id {experiment_id!r} is "
+                                   f"not its folder's name {name!r}")
+            return None
+        exp_name = meta.get("name")
+        if not isinstance(exp_name, str) or not exp_name:
+            self.report(meta_path, "experiment skipped: it has no name")
+            return None
+        tags = dict(self._key_values(os.path.join(path, TAGS)))
+        for folder, what in (("traces", "traces"), ("models", "logged models")):
+            count = len(list_dirs(os.path.join(path, folder)))
+            if count:
+                self._count(what, count)
+        return ExperimentRecord(
+            experiment_id=name, name=exp_name,
+            artifact_location=meta.get("artifact_location") or None,
+            lifecycle_stage=stage,
+            creation_time=int_or_none(meta.get("creation_time")),
+            last_update_time=int_or_none(meta.get("last_update_time")),
+            tags=tags, where=path)
+
+    def _count(self, what: str, n: int) -> None:
+        self._uncarried[what] = self._uncarried.get(what, 0) + n
+
+    def uncarried(self) -> dict[str, int]:
+        return dict(self._uncarried)
+
+    def run_locators(self, experiment: ExperimentRecord) -> list[str]:
+        return [os.path.join(experiment.where, name)
+                for name in sorted(list_dirs(experiment.where))
+                if name not in RESERVED_EXPERIMENT_FOLDERS]
+
+    def _key_values(self, folder: str) -> list[tuple[str, str]]:
+        return RunReader(self.report).key_values(folder)
+
+    def read_run(self, experiment: ExperimentRecord, locator: str) -> RunRecord | None:
+        run_dir = locator
+        meta_path = os.path.join(run_dir, META)
+        try:
+            meta_bytes = read_bytes(meta_path)
+            meta = parse_meta(meta_bytes, meta_path)
+            info = run_info_from_meta(meta, meta_path)
+        except FileNotFoundError:
+            self.report(run_dir, "run skipped: it has no meta.yaml")
+            return None
+        except OSError as exc:
+            self.report(meta_path, f"run skipped: cannot be read ({exc.strerror})")
+            return None
+        except BadMeta as exc:
+            self.report(meta_path, f"run skipped: {_why(exc, meta_path)}")
+            return None
+        folder = os.path.basename(run_dir)
+        if info.run_id != folder:
+            self.report(meta_path, f"run skipped: its run_id {info.run_id!r} is not its "
+                                   f"folder's name {folder!r}")
+            return None
+        if info.experiment_id != experiment.experiment_id:
+            self.report(meta_path, f"run skipped: its experiment_id {info.experiment_id!r} is "
+                                   f"not its experiment's {experiment.experiment_id!r}")
+            return None
+        tags = dict(self._key_values(os.path.join(run_dir, TAGS)))
+        if not info.run_name:
+            info.run_name = tags.get("mlflow.runName") or None
+        params = dict(self._key_values(os.path.join(run_dir, PARAMS)))
+        datasets, models = self._inputs(run_dir, experiment.where)
+        metrics = []
+        for key, path in walk_keys(os.path.join(run_dir, METRICS)):
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                self.report(path, f"metric '{key}' skipped: cannot be read ({exc.strerror})")
+                continue
+            metrics.append(MetricSeries(
+                key=key, signature=f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}",
+                size=st.st_size, resumable=True, locator=path))
+        outputs = len(list_dirs(os.path.join(run_dir, "outputs")))
+        if outputs:
+            self._count("logged model outputs of runs", outputs)
+        record = RunRecord(info=info, deleted_time=int_or_none(meta.get("deleted_time")),
+                           params=params, tags=tags, datasets=datasets, model_inputs=models,
+                           metrics=metrics, where=run_dir)
+        record.compute_fingerprint(meta_bytes)
+        return record
+
+    def _inputs(self, run_dir: str, experiment_dir: str) -> tuple[list[DatasetInput],
+                                                                  list[str]]:
+        inputs_dir = os.path.join(run_dir, INPUTS)
+        datasets: list[DatasetInput] = []
+        models: list[str] = []
+        for name in sorted(list_dirs(inputs_dir)):
+            path = os.path.join(inputs_dir, name, META)
+            try:
+                meta = load_meta(path)
+            except BadMeta as exc:
+                self.report(path, f"run input skipped: {_why(exc, path)}")
+                continue
+            source_type, source_id = meta.get("source_type"), meta.get("source_id")
+            if source_type == "MODEL" and isinstance(source_id, str):
+                models.append(source_id)
+            elif source_type == "DATASET" and isinstance(source_id, str):
+                dataset = self._dataset(os.path.join(experiment_dir, DATASETS, source_id, META))
+                if dataset is not None:
+                    tags = meta.get("tags") or {}
+                    datasets.append(DatasetInput(
+                        dataset, [InputTag(str(k), str(v)) for k, v in dict(tags).items()]))
+            else:
+                self.report(path, f"run input skipped: unknown source_type {source_type!r}")
+        return datasets, models
+
+    def _dataset(self, path: str) -> Dataset | None:
+        try:
+            meta = load_meta(path)
+            return Dataset(name=str(meta["name"]), digest=str(meta["digest"]),
+                           source_type=str(meta["source_type"]), source=str(meta["source"]),
+                           schema=meta.get("schema"), profile=meta.get("profile"))
+        except BadMeta as exc:
+            self.report(path, f"dataset input skipped: {_why(exc, path)}")
+        except KeyError as exc:
+            self.report(path, f"dataset input skipped: it lacks {exc}")
+        return None
+
+    def points(self, run: RunRecord, series: MetricSeries, offset: int) -> Iterator[PointChunk]:
+        path = series.locator
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            self.report(path, f"metric '{series.key}' skipped: cannot be read ({exc.strerror})")
+            return
+        try:
+            line = 1
+            position = offset
+            if offset:
+                os.lseek(fd, offset, os.SEEK_SET)
+                line = 0  # line numbers are unknown after a resume: reported relative
+            carry = b""
+            while True:
+                data = os.read(fd, self.chunk_bytes)
+                at_end = not data
+                block = carry + data
+                cut = block.rfind(b"\n") + 1
+                if not cut and not at_end:
+                    carry = block
+                    continue
+                parsed = _metrics.parse(block[:cut])
+                for number, reason in parsed.bad_lines:
+                    where = (f"line {line + number - 1}" if line
+                             else f"line {number} after byte {position}")
+                    self.report(path, f"metric '{series.key}': {where} is malformed ({reason}); "
+                                      "skipped")
+                line = line + block.count(b"\n", 0, cut) if line else 0
+                position += cut
+                carry = block[cut:]
+                if at_end and carry and not _recently_written(path):
+                    self.report(path, f"metric '{series.key}': torn last line (a writer was "
+                                      "interrupted); skipped")
+                yield PointChunk(series.key, parsed.timestamps, parsed.values, parsed.steps,
+                                 parsed.datasets, end=position, final=at_end)
+                if at_end:
+                    return
+        finally:
+            os.close(fd)
+
+
+def _why(exc: BaseException, path: str) -> str:
+    """*exc*'s message without the path it starts with (the report names the path)."""
+    text = str(exc)
+    if text.startswith(path + " "):
+        return "it " + text[len(path) + 1:] if text[len(path) + 1:].startswith(
+            ("is ", "does ", "lacks ", "has ", "cannot ")) else text[len(path) + 1:]
+    return text
+
+
+def _recently_written(path: str) -> bool:
+    try:
+        return time.time() - os.stat(path).st_mtime < SETTLE
+    except OSError:
+        return False
+
+
+# -- any trackstore store, through its API ------------------------------------------------------
+
+
+class StoreSource(Source):
+    """Any trackstore store (a trackstore SQL database, a tracking server), read through the
+    store API: experiments and runs by search, each metric's history page by page.
+
+    A metric's signature is its latest point (what the run shows as its value), so a run that
+    logged more points since is imported again (the destination keeps each point once); a
+    point added before the latest one is not noticed unless ``--full`` is given.
+    """
+
+    def __init__(self, store: Any, uri: str, report: Problem, page_points: int = 100_000) -> None:
+        super().__init__(report)
+        self.store = store
+        self.description = uri
+        self.identity = "store:" + uri
+        self.page_points = page_points
+
+    def close(self) -> None:
+        self.store.close()
+
+    def experiments(self) -> list[ExperimentRecord]:
+        found = []
+        token = None
+        while True:
+            page = self.store.search_experiments(view_type=ViewType.ALL, max_results=1000,
+                                                 page_token=token)
+            for e in page:
+                found.append(ExperimentRecord(
+                    experiment_id=e.experiment_id, name=e.name,
+                    artifact_location=e.artifact_location or None,
+                    lifecycle_stage=e.lifecycle_stage, creation_time=e.creation_time,
+                    last_update_time=e.last_update_time, tags=dict(e.tags),
+                    where=f"{self.description} experiment {e.experiment_id}"))
+            token = page.token
+            if not token:
+                return sorted(found, key=lambda r: (len(r.experiment_id), r.experiment_id))
+
+    def run_locators(self, experiment: ExperimentRecord) -> list[str]:
+        ids: list[str] = []
+        token = None
+        while True:
+            page = self.store.search_runs([experiment.experiment_id], "", ViewType.ALL, 1000,
+                                          None, token)
+            ids.extend(r.info.run_id for r in page)
+            token = page.token
+            if not token:
+                return ids
+
+    def read_run(self, experiment: ExperimentRecord, locator: str) -> RunRecord | None:
+        run = self.store.get_run(locator)
+        metrics = [MetricSeries(key=m.key, signature=f"{m.step}:{m.timestamp}:{m.value!r}",
+                                size=0)
+                   for m in sorted(run.data.metric_objs, key=lambda m: m.key)]
+        record = RunRecord(
+            info=run.info, deleted_time=None, params=dict(run.data.params),
+            tags=dict(run.data.tags), datasets=list(run.inputs.dataset_inputs),
+            model_inputs=[m.model_id for m in run.inputs.model_inputs], metrics=metrics,
+            where=f"{self.description} run {locator}")
+        record.compute_fingerprint()
+        return record
+
+    def points(self, run: RunRecord, series: MetricSeries, offset: int) -> Iterator[PointChunk]:
+        token = None
+        while True:
+            page = self.store.get_metric_history(run.info.run_id, series.key,
+                                                 max_results=self.page_points,
+                                                 page_token=token)
+            token = page.token
+            datasets = [(i, m.dataset_name, m.dataset_digest) for i, m in enumerate(page)
+                        if m.dataset_name is not None]
+            yield PointChunk(series.key, array.array("q", [m.timestamp for m in page]),
+                             array.array("d", [m.value for m in page]),
+                             array.array("q", [m.step for m in page]), datasets,
+                             final=not token)
+            if not token:
+                return
