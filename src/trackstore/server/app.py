@@ -45,6 +45,7 @@ from ..exceptions import (
 from ..store.base import AbstractStore
 from .auth import Authenticator
 from .handlers import SCANS, Args, Handler, Result, routes
+from .imports import IMPORT_ROUTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -174,7 +175,7 @@ class TrackingApp:
         self._routes = routes()
         self._prefix = config.static_prefix.rstrip("/")
         self._executor: ThreadPoolExecutor | None = None
-        self._threaded = frozenset(SCANS)
+        self._threaded = frozenset((*SCANS, *IMPORT_ROUTES.values()))
         self._access = (AccessLog() if config.access_log
                         and logging.getLogger("trackstore").isEnabledFor(logging.INFO)
                         else None)

@@ -420,4 +420,8 @@ def routes() -> dict[str, dict[str, Handler]]:
     table[AJAX + "/metrics/get-history-bulk"] = {"GET": get_metric_history_bulk}
     for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
         table[prefix + "/server-info"] = {"GET": server_info}
+    from .imports import IMPORT_ROUTES
+
+    for path, handler in IMPORT_ROUTES.items():
+        table[path] = {"POST": handler}
     return table

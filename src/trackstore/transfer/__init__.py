@@ -99,11 +99,21 @@ def _writer(dest: str, source: Source, report: Problem, batch_points: int) -> tu
         from ..store.file.imports import FileImportWriter
 
         return store, FileImportWriter(store, source.identity, source.description, report)
+    from ..store.rest import RestStore
+
+    if isinstance(store, RestStore):
+        from .rest import RestImportWriter
+
+        try:
+            return store, RestImportWriter(store, source.identity, source.description, report,
+                                           batch_points)
+        except BaseException:
+            store.close()
+            raise
     store.close()
     raise TrackstoreError(
         f"Destination {dest!r}: importing into this kind of store is not supported; import "
-        "into the server's own database instead (a SQL URI or an mlruns directory)",
-        INVALID_PARAMETER_VALUE)
+        "into its database or directory instead", INVALID_PARAMETER_VALUE)
 
 
 class ProgressBar:

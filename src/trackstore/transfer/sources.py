@@ -307,7 +307,9 @@ class StoreSource(Source):
     """Any trackstore store (a trackstore SQL database, a tracking server), read through the
     store API: experiments and runs by search, each metric's history page by page.
 
-    A metric's signature is its latest point (what the run shows as its value), so a run that
+    A run's ``deleted_time`` is read where the store can say it (a SQL store); through a
+    server it is unknown (MLflow's API does not carry it). A metric's signature is its latest
+    point (what the run shows as its value), so a run that
     logged more points since is imported again (the destination keeps each point once); a
     point added before the latest one is not noticed unless ``--full`` is given.
     """
@@ -355,8 +357,10 @@ class StoreSource(Source):
         metrics = [MetricSeries(key=m.key, signature=f"{m.step}:{m.timestamp}:{m.value!r}",
                                 size=0)
                    for m in sorted(run.data.metric_objs, key=lambda m: m.key)]
+        deleted_time = getattr(self.store, "deleted_time_of", None)
         record = RunRecord(
-            info=run.info, deleted_time=None, params=dict(run.data.params),
+            info=run.info, deleted_time=deleted_time(locator) if deleted_time else None,
+            params=dict(run.data.params),
             tags=dict(run.data.tags), datasets=list(run.inputs.dataset_inputs),
             model_inputs=[m.model_id for m in run.inputs.model_inputs], metrics=metrics,
             where=f"{self.description} run {locator}")

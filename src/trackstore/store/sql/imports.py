@@ -12,16 +12,17 @@ commit left it, and nothing is stored twice (a point stored again would be dropp
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ... import _sqlbatch
 from ...entities import LifecycleStage, LoggedModelInput, now_ms
-from ...exceptions import TrackstoreError
+from ...exceptions import RESOURCE_DOES_NOT_EXIST, TrackstoreError
 from ...transfer.records import ExperimentRecord, PointChunk, Problem, RunRecord
 from ..base import RUN_NAME_TAG
-from .statements import executemany
+from .statements import METRIC_COLUMNS, executemany
 
 if TYPE_CHECKING:
     from .store import SqlStore
@@ -30,6 +31,8 @@ _EXPERIMENT_COUNTER = "experiment"
 #: Imported experiment ids below this move the id counter past them (sequential ids, as an
 #: MLflow SQL database hands out); larger ones (a file store's random 18-digit ids) leave it.
 _SEQUENTIAL_IDS = 10 ** 12
+#: MySQL/MariaDB: rows per multi-row INSERT (its text stays well under max_allowed_packet).
+_MYSQL_ROWS = 20_000
 _RUN_COLUMNS = ("run_uuid", "experiment_id", "user_id", "status", "start_time", "end_time",
                 "lifecycle_stage", "deleted_time", "artifact_uri")
 
@@ -47,7 +50,7 @@ class SqlImportWriter:
     """Writes what an import reads into *store* (see the module doc)."""
 
     def __init__(self, store: SqlStore, identity: str, description: str, report: Problem,
-                 batch_points: int = 50_000) -> None:
+                 batch_points: int = 50_000, load_state: bool = True) -> None:
         self.store = store
         self.report = report
         self.batch_points = batch_points
@@ -56,11 +59,17 @@ class SqlImportWriter:
         self._cur: Any = None
         self._pending = 0
         self._max_small_id = -1
+        self._dialect = store._dialect
+        # Gathered for the transaction (PostgreSQL, MySQL: one statement each at commit).
+        self._rows: list[Any] = []
+        self._latest: dict[tuple[int, int], Any] = {}
+        self._offsets: dict[tuple[str, str], int] = {}
         self.source_id = self._register_source(identity, description)
         m = self._sql.mark
-        self.fingerprints: dict[str, str] = {str(k): str(v) for k, v in self._rows(
-            f"SELECT run_uuid, fingerprint FROM import_runs WHERE source_id = {m}")}
-        self._mapped = {str(k): (int(v), bool(c)) for k, v, c in self._rows(
+        self.fingerprints: dict[str, str] = {} if not load_state else {
+            str(k): str(v) for k, v in self._select(
+                f"SELECT run_uuid, fingerprint FROM import_runs WHERE source_id = {m}")}
+        self._mapped = {str(k): (int(v), bool(c)) for k, v, c in self._select(
             "SELECT source_experiment_id, experiment_id, created FROM import_experiments "
             f"WHERE source_id = {m}")}
         self.commit()
@@ -76,6 +85,15 @@ class SqlImportWriter:
         return self._cur
 
     def commit(self) -> None:
+        """Write what is gathered and commit it, with the import state it makes true."""
+        if self._txn is not None:
+            try:
+                self._flush()
+            except BaseException as exc:
+                self.rollback(exc)
+                if isinstance(exc, self.store._dbapi_errors()):
+                    raise self.store._translate(exc) from None
+                raise
         txn, self._txn, self._cur, self._pending = self._txn, None, None, 0
         if txn is not None:
             try:
@@ -84,6 +102,7 @@ class SqlImportWriter:
                 raise self.store._translate(exc) from None
 
     def rollback(self, exc: BaseException) -> None:
+        self._rows, self._latest, self._offsets = [], {}, {}
         txn, self._txn, self._cur, self._pending = self._txn, None, None, 0
         if txn is not None:
             try:
@@ -95,7 +114,7 @@ class SqlImportWriter:
         if self._pending >= self.batch_points:
             self.commit()
 
-    def _rows(self, sql: str, *args: Any) -> list[Any]:
+    def _select(self, sql: str, *args: Any) -> list[Any]:
         """The rows of *sql* whose first parameter is this source's id."""
         cur = self.cur
         cur.execute(sql, (self.source_id, *args))
@@ -250,11 +269,34 @@ class SqlImportWriter:
         if rec.datasets or rec.model_inputs:
             self.store._write_inputs(cur, run_key, int(experiment_id), rec.datasets,
                                      [LoggedModelInput(m) for m in rec.model_inputs])
-        offsets = {str(k): int(v) for k, v in self._rows(
-            f"SELECT {q('key')}, byte_offset FROM import_offsets WHERE source_id = {m} AND "
-            f"run_uuid = {m}", info.run_id)}
         self._pending += 1 + len(rec.params) + len(tags)
-        return RunTarget(info.run_id, run_key, offsets)
+        return RunTarget(info.run_id, run_key, self.offsets_of(info.run_id))
+
+    def offsets_of(self, run_id: str) -> dict[str, int]:
+        """Where each metric file of *run_id* was read to by this source's imports."""
+        q, m = self._sql.q, self._sql.mark
+        return {str(k): int(v) for k, v in self._select(
+            f"SELECT {q('key')}, byte_offset FROM import_offsets WHERE source_id = {m} AND "
+            f"run_uuid = {m}", run_id)}
+
+    def target_of(self, run_id: str) -> RunTarget:
+        """The target of a run an earlier batch began (a server's import, in pieces)."""
+        m = self._sql.mark
+        cur = self.cur
+        cur.execute(f"SELECT run_key FROM runs WHERE run_uuid = {m}", (run_id,))
+        found = cur.fetchone()
+        if found is None:
+            raise TrackstoreError(f"Run '{run_id}' not found: its record must come before its "
+                                  "points", RESOURCE_DOES_NOT_EXIST)
+        return RunTarget(run_id, int(found[0]), self.offsets_of(run_id))
+
+    def partial_runs(self) -> list[str]:
+        """Runs an interrupted import of this source left half-written."""
+        m = self._sql.mark
+        return sorted(str(r[0]) for r in self._select(
+            "SELECT DISTINCT o.run_uuid FROM import_offsets o WHERE o.source_id = "
+            f"{m} AND NOT EXISTS (SELECT 1 FROM import_runs r WHERE r.source_id = "
+            "o.source_id AND r.run_uuid = o.run_uuid)"))
 
     def write_points(self, target: RunTarget, chunk: PointChunk, resumable: bool) -> int:
         """Store a chunk of one metric's points; returns the exact duplicates it dropped."""
@@ -275,27 +317,65 @@ class SqlImportWriter:
         rows, duplicates = _sqlbatch.series_rows(target.run_key, store._key_ids[chunk.key],
                                                  chunk.timestamps, chunk.values, chunk.steps,
                                                  dataset_ids)
-        cur = self.cur
         if rows:
-            store._write_metric_plan(cur, store._rows_plan(rows))
+            if self._dialect == "sqlite":  # no round trips: straight in, a run at a time
+                store._write_metric_plan(self.cur, store._rows_plan(rows))
+            else:  # one COPY / INSERT for the whole transaction, at commit
+                self._rows.extend(rows)
+                for last in _sqlbatch.latest_rows(rows):
+                    key = (last[0], last[1])
+                    best = self._latest.get(key)
+                    if best is None or (last[2], last[3], last[5], last[4]) > \
+                            (best[2], best[3], best[5], best[4]):
+                        self._latest[key] = last
         if resumable:
-            sql = self._sql
-            cur.execute(sql.upsert("import_offsets", ("source_id", "run_uuid", "key",
-                                                      "byte_offset"),
-                                   ("source_id", "run_uuid", "key")),
-                        (self.source_id, target.run_id, chunk.key, chunk.end))
+            self._offsets[(target.run_id, chunk.key)] = chunk.end
             target.offsets[chunk.key] = chunk.end
         self._pending += len(rows) + 1
         self._maybe_commit()
         return duplicates
 
+    def _flush(self) -> None:
+        """Write what :meth:`write_points` gathered, in the open transaction."""
+        if not (self._rows or self._latest or self._offsets):
+            return
+        store, sql, cur = self.store, self._sql, self.cur
+        rows, self._rows = self._rows, []
+        latest, self._latest = sorted(self._latest.values(), key=lambda r: (r[0], r[1])), {}
+        offsets, self._offsets = self._offsets, {}
+        if rows:
+            if self._dialect == "postgresql":
+                store._copy_metrics(cur, _sqlbatch.copy_binary(rows))
+            elif self._dialect == "mysql":
+                for part in _parts(rows, _MYSQL_ROWS):
+                    cur.execute(f"INSERT INTO metrics ({sql._cols(METRIC_COLUMNS)}) VALUES "
+                                f"{_sqlbatch.values_sql(part)} ON DUPLICATE KEY UPDATE "
+                                "run_key = run_key")
+            else:
+                executemany(cur, sql.insert_metrics(), rows)
+        if latest:
+            if self._dialect in ("postgresql", "mysql"):
+                for part in _parts(latest, _MYSQL_ROWS):
+                    cur.execute(sql.upsert_latest_values(_sqlbatch.values_sql(part)))
+            else:
+                executemany(cur, sql.upsert_latest(), latest)
+        if offsets:
+            executemany(cur, sql.upsert("import_offsets", ("source_id", "run_uuid", "key",
+                                                           "byte_offset"),
+                                        ("source_id", "run_uuid", "key")),
+                        [(self.source_id, run, key, end)
+                         for (run, key), end in sorted(offsets.items())])
+
     def end_run(self, target: RunTarget, rec: RunRecord) -> None:
         """The run is imported: its fingerprint goes into the state."""
+        self.record_fingerprint(target.run_id, rec.fingerprint)
+
+    def record_fingerprint(self, run_id: str, fingerprint: str) -> None:
         sql = self._sql
         self.cur.execute(sql.upsert("import_runs", ("source_id", "run_uuid", "fingerprint"),
                                     ("source_id", "run_uuid")),
-                         (self.source_id, target.run_id, rec.fingerprint))
-        self.fingerprints[target.run_id] = rec.fingerprint
+                         (self.source_id, run_id, fingerprint))
+        self.fingerprints[run_id] = fingerprint
         self._pending += 1
         self._maybe_commit()
 
@@ -314,6 +394,11 @@ class SqlImportWriter:
     def close(self) -> None:
         if self._txn is not None:
             self.rollback(TrackstoreError("import closed before it committed"))
+
+
+def _parts(rows: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
 
 
 def _numeric_id(experiment_id: str) -> int | None:

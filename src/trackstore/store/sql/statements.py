@@ -261,7 +261,15 @@ def sqlite_rows_per_insert() -> int:
 
 
 def executemany(cursor: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run *sql* once per row, in as few round trips as the driver allows: psycopg2's own
+    ``executemany`` makes one per row, so its rows go in pages of statements (``execute_batch``);
+    PyMySQL turns an ``INSERT ... VALUES`` into one multi-row statement itself."""
     if len(rows) == 1:
         cursor.execute(sql, rows[0])
     elif rows:
-        cursor.executemany(sql, rows)
+        if type(cursor).__module__.startswith("psycopg2"):
+            from psycopg2.extras import execute_batch  # type: ignore[import-untyped]
+
+            execute_batch(cursor, sql, rows, page_size=500)
+        else:
+            cursor.executemany(sql, rows)

@@ -1054,6 +1054,12 @@ class SqlStore(AbstractStore):
 
     # -- permanent deletion -------------------------------------------------------------------
 
+    def deleted_time_of(self, run_id: str) -> int | None:
+        """When *run_id* was deleted (None for an active run, or one deleted without a time)."""
+        with self._read() as conn:
+            return conn.execute(sa.select(s.runs.c.deleted_time)
+                                .where(s.runs.c.run_uuid == run_id)).scalar()
+
     def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
         r = s.runs
         cutoff = now_ms() - older_than_ms
