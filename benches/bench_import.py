@@ -149,13 +149,17 @@ def _empty(uri: str) -> None:
         engine.dispose()
 
 
+# The peak of this process's own address space (VmHWM): getrusage's ru_maxrss survives exec
+# on Linux, so a child forked from a large pytest process would report the parent's size.
 _CHILD = """
-import resource, sys
+import sys
 from trackstore.cli import main
 try:
     main(sys.argv[1:], standalone_mode=False)
 finally:
-    print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    print("PEAK_RSS_KB", peak, file=sys.stderr)
 """
 
 

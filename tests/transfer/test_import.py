@@ -315,3 +315,29 @@ def test_export_into_a_tree_keeps_the_points_it_already_had(tree_317: Path,
     run_import(db, str(out), full=True)
     assert path.read_bytes().endswith(extra)
     assert path.read_bytes().count(extra) == 1
+
+
+@pytest.mark.parametrize(("chunk_bytes", "prefetch_bytes"), [(7, 0), (64, 0), (1 << 20, 0),
+                                                             (64, 1 << 20)])
+def test_metric_files_read_in_any_block_size_give_the_same_points(
+        tree_317: Path, chunk_bytes: int, prefetch_bytes: int) -> None:
+    from trackstore.transfer.sources import MlrunsSource
+
+    problems: list[tuple[str, str]] = []
+    source = MlrunsSource(str(tree_317), lambda w, r: problems.append((w, r)),
+                          chunk_bytes=chunk_bytes, prefetch_bytes=prefetch_bytes)
+    exp = next(e for e in source.experiments() if e.name != "Default")
+    run = source.read_run(exp, source.run_locators(exp)[0])
+    assert run is not None
+    for series in run.metrics:
+        whole = _metrics.parse(Path(series.locator).read_bytes())
+        chunks = list(source.points(run, series, 0))
+        assert chunks[-1].final and not any(c.final for c in chunks[:-1])
+        assert [t for c in chunks for t in c.timestamps] == list(whole.timestamps)
+        assert [s for c in chunks for s in c.steps] == list(whole.steps)
+        assert chunks[-1].end == len(Path(series.locator).read_bytes())
+        middle = chunks[0].end if len(chunks) > 1 else 0  # resume where a chunk ended
+        rest = list(source.points(run, series, middle))
+        assert [t for c in rest for t in c.timestamps] == \
+            [t for c in chunks[1 if middle else 0:] for t in c.timestamps]
+    assert problems == []

@@ -43,6 +43,8 @@ class MetricSeries:
     resumable: bool = False
     #: Source-private locator (a file path).
     locator: str = ""
+    #: The series' bytes when the source read them with the run (small metric files).
+    data: bytes | None = None
 
 
 @dataclass(slots=True)

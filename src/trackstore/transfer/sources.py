@@ -31,6 +31,7 @@ from ..store.file.layout import (
     TRASH,
     list_dirs,
     read_bytes,
+    read_with_stat,
     walk_keys,
 )
 from ..store.file.meta import BadMeta, int_or_none, load_meta, parse_meta, run_info_from_meta
@@ -39,6 +40,10 @@ from .records import ExperimentRecord, MetricSeries, PointChunk, Problem, RunRec
 
 #: Bytes of a metric file read at a time (about 350k points of a typical file).
 CHUNK_BYTES = 8 << 20
+#: Bytes of a run's small metric files read with the run, on the read-ahead threads: the
+#: writing thread then parses them from memory, without a system call of its own (each one
+#: can cost it the GIL for a switch interval while a reader holds it).
+PREFETCH_BYTES = 512 << 10
 
 
 class Source(abc.ABC):
@@ -83,14 +88,17 @@ class Source(abc.ABC):
 class MlrunsSource(Source):
     """An ``mlruns`` tree as MLflow's file store writes it, read directly (no store cache):
     ``meta.yaml`` through the compiled YAML loader, metric files through the compiled parser
-    in chunks of :data:`CHUNK_BYTES`."""
+    in chunks of :data:`CHUNK_BYTES` (small ones read with their run, see
+    :data:`PREFETCH_BYTES`)."""
 
-    def __init__(self, root: str, report: Problem, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(self, root: str, report: Problem, chunk_bytes: int = CHUNK_BYTES,
+                 prefetch_bytes: int = PREFETCH_BYTES) -> None:
         super().__init__(report)
         self.root = os.path.abspath(root)
         self.description = self.root
         self.identity = "mlruns:" + os.path.realpath(self.root)
         self.chunk_bytes = chunk_bytes
+        self.prefetch_bytes = prefetch_bytes
         self._uncarried: dict[str, int] = {}
 
     @staticmethod
@@ -187,15 +195,19 @@ class MlrunsSource(Source):
         params = dict(self._key_values(os.path.join(run_dir, PARAMS)))
         datasets, models = self._inputs(run_dir, experiment.where)
         metrics = []
+        budget = self.prefetch_bytes
         for key, path in walk_keys(os.path.join(run_dir, METRICS)):
             try:
-                st = os.stat(path)
+                data, st = (read_with_stat(path) if 0 < os.stat(path).st_size <= budget
+                            else (None, os.stat(path)))
             except OSError as exc:
                 self.report(path, f"metric '{key}' skipped: cannot be read ({exc.strerror})")
                 continue
+            if data is not None:
+                budget -= len(data)
             metrics.append(MetricSeries(
                 key=key, signature=f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}",
-                size=st.st_size, resumable=True, locator=path))
+                size=st.st_size, resumable=True, locator=path, data=data))
         outputs = len(list_dirs(os.path.join(run_dir, "outputs")))
         if outputs:
             self._count("logged model outputs of runs", outputs)
@@ -244,44 +256,57 @@ class MlrunsSource(Source):
 
     def points(self, run: RunRecord, series: MetricSeries, offset: int) -> Iterator[PointChunk]:
         path = series.locator
+        data, series.data = series.data, None
+        if data is not None and offset <= len(data):  # read ahead with the run
+            yield from self._parse(series, iter((data[offset:],)), offset)
+            return
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
             self.report(path, f"metric '{series.key}' skipped: cannot be read ({exc.strerror})")
             return
         try:
-            line = 1
-            position = offset
             if offset:
                 os.lseek(fd, offset, os.SEEK_SET)
-                line = 0  # line numbers are unknown after a resume: reported relative
-            carry = b""
-            while True:
-                data = os.read(fd, self.chunk_bytes)
-                at_end = not data
-                block = carry + data
-                cut = block.rfind(b"\n") + 1
-                if not cut and not at_end:
-                    carry = block
-                    continue
-                parsed = _metrics.parse(block[:cut])
-                for number, reason in parsed.bad_lines:
-                    where = (f"line {line + number - 1}" if line
-                             else f"line {number} after byte {position}")
-                    self.report(path, f"metric '{series.key}': {where} is malformed ({reason}); "
-                                      "skipped")
-                line = line + block.count(b"\n", 0, cut) if line else 0
-                position += cut
-                carry = block[cut:]
-                if at_end and carry and not _recently_written(path):
-                    self.report(path, f"metric '{series.key}': torn last line (a writer was "
-                                      "interrupted); skipped")
-                yield PointChunk(series.key, parsed.timestamps, parsed.values, parsed.steps,
-                                 parsed.datasets, end=position, final=at_end)
-                if at_end:
-                    return
+            yield from self._parse(series, iter(lambda: os.read(fd, self.chunk_bytes), b""),
+                                   offset)
         finally:
             os.close(fd)
+
+    def _parse(self, series: MetricSeries, blocks: Iterator[bytes],
+               offset: int) -> Iterator[PointChunk]:
+        """The points of a metric file's bytes from *offset*, one chunk per block read (a line
+        cut by a block's end is completed by the next)."""
+        path = series.locator
+        line = 0 if offset else 1  # line numbers are unknown after a resume: relative then
+        position = offset
+        carry = b""
+        while True:
+            data = next(blocks, b"")
+            at_end = not data
+            block = carry + data if carry else data
+            cut = block.rfind(b"\n") + 1
+            if not cut and not at_end:
+                carry = block
+                continue
+            parsed = _metrics.parse(block[:cut] if cut < len(block) else block)
+            for number, reason in parsed.bad_lines:
+                where = (f"line {line + number - 1}" if line
+                         else f"line {number} after byte {position}")
+                self.report(path, f"metric '{series.key}': {where} is malformed ({reason}); "
+                                  "skipped")
+            if line:
+                line += block.count(b"\n", 0, cut)
+            position += cut
+            carry = block[cut:]
+            if at_end and carry and not _recently_written(path):
+                self.report(path, f"metric '{series.key}': torn last line (a writer was "
+                                  "interrupted); skipped")
+            if len(parsed.timestamps) or at_end:
+                yield PointChunk(series.key, parsed.timestamps, parsed.values, parsed.steps,
+                                 parsed.datasets, end=position, final=at_end)
+            if at_end:
+                return
 
 
 def _why(exc: BaseException, path: str) -> str:
