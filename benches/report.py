@@ -127,7 +127,11 @@ ASYNC_TARGETS: dict[str, tuple[str, Check]] = {
     **{f"test_async_sustained_file_store[{shape}]": ("≥ 1M points/s", rate_at_least(1e6))
        for shape in ("log_batch_1000", "log_metrics_100")},
 }
-STORE_MODULES = ("bench_file_store", "bench_sql_store", "bench_server", "bench_async")
+IMPORT_TARGETS: dict[str, tuple[str, Check]] = {
+    "test_import_mlruns_sqlite": ("≥ 20× `mlflow migrate-filestore`", ratio_at_least(20)),
+}
+STORE_MODULES = ("bench_file_store", "bench_sql_store", "bench_server", "bench_async",
+                 "bench_import")
 #: ``test_floor_<op>[<dialect>]``: the database alone doing the writes of ``test_<op>[<dialect>]``.
 FLOOR_PREFIX = "test_floor_"
 
@@ -326,6 +330,20 @@ def latency_table(benchmarks: list[dict[str, Any]]) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
+def memory_table(benchmarks: list[dict[str, Any]]) -> list[str]:
+    """The import's peak resident memory against the size of the tree it imported."""
+    lines = ["| points in the tree | peak resident memory | time | points/s |", "|---|---|---|---|"]
+    found = sorted((b for b in benchmarks if _module(b) == "bench_import"
+                    and "peak_rss_mb" in (b.get("extra_info") or {})),
+                   key=lambda b: int(b["extra_info"].get("points_per_call") or 0))
+    for b in found:
+        info, median = b["extra_info"], float(b["stats"]["median"])
+        points = int(info.get("points_per_call") or 0)
+        lines.append(f"| {points:,} | {info['peak_rss_mb']:.0f} MB | {_time(median)} | "
+                     f"{_rate(points / median if points else None)} |")
+    return lines if found else []
+
+
 def render(data: dict[str, Any], command: str) -> str:
     sources = data.get("sources") or [{}]
     machine = sources[0].get("machine_info") or {}
@@ -389,6 +407,19 @@ def render(data: dict[str, Any], command: str) -> str:
                   "and the server have no numeric target: their ratio to MLflow is the result.",
                   "",
                   *async_table(async_rows, ASYNC_TARGETS)]
+    import_rows = store_rows(benchmarks, "bench_import", {})
+    if import_rows:
+        lines += ["", "## Bulk import (`trackstore import`)", "",
+                  "`test_import_mlruns_sqlite`: one `mlruns` tree into a new SQLite database,",
+                  "trackstore's import against `mlflow migrate-filestore` (both in-process, both",
+                  "creating their schema). `test_import_mlruns_server`: trackstore's import into",
+                  "PostgreSQL and MariaDB (`[mysql]`); MLflow's command writes only SQLite.",
+                  "`test_import_peak_memory`: the command in a child process; its peak resident",
+                  "memory is in the last table. See `bench_import.py` for the trees.", "",
+                  *_store_table([r for r in import_rows
+                                 if not r.name.startswith("test_import_peak_memory")],
+                                IMPORT_TARGETS),
+                  "", *memory_table(benchmarks)]
     twins = twin_rows(benchmarks)
     if twins:
         baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})

@@ -341,3 +341,40 @@ def test_metric_files_read_in_any_block_size_give_the_same_points(
         assert [t for c in rest for t in c.timestamps] == \
             [t for c in chunks[1 if middle else 0:] for t in c.timestamps]
     assert problems == []
+
+
+def test_progress_bar_shows_runs_points_rate_and_eta() -> None:
+    import io
+
+    from trackstore.transfer import ImportSummary, ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(out)
+    bar(ImportSummary(runs_total=40, runs_imported=8, runs_unchanged=2, points=2_500_000,
+                      seconds=5.0))
+    bar(ImportSummary(runs_total=40, runs_imported=40, points=10_000_000, seconds=20.0))
+    bar.close()
+    first, second = out.getvalue().lstrip("\r").rstrip("\n").split("\r")
+    assert first.startswith("[#####...............]  25.0%  runs 10/40")
+    assert "points 2.50M" in first and "500.00k pts/s" in first and "ETA 0:00:15" in first
+    assert second.startswith("[####################] 100.0%  runs 40/40")
+    assert "ETA 0:00:00" in second
+    assert out.getvalue().endswith("\n")
+
+
+def test_quiet_import_prints_nothing_but_problems(tree_317: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'q.db'}"
+    code, out, err = _cli("import", "-q", str(tree_317), db)
+    assert (code, out, err) == (0, "", "")
+    next(tree_317.glob("*/*/params")).joinpath("bad").write_bytes(b"\xff")
+    code, out, _ = _cli("import", "-q", str(tree_317), db)
+    assert code == 0 and "problems     1 (skipped):" in out and "not valid UTF-8" in out
+
+
+def test_a_store_cannot_be_imported_into_itself(tree_317: Path, tmp_path: Path) -> None:
+    code, _, err = _cli("import", str(tree_317), f"file://{tree_317}/")
+    assert code == 1 and "SOURCE and DEST are the same store" in err
+    db = tmp_path / "same.db"
+    run_import(str(tree_317), f"sqlite:///{db}")
+    code, _, err = _cli("import", f"sqlite:///{db}", f"sqlite:///{tmp_path}/../{tmp_path.name}/same.db")
+    assert code == 1 and "same store" in err

@@ -54,6 +54,25 @@ def _database_exists(uri: str) -> bool:
     return bool(db) and db != ":memory:" and os.path.exists(db)
 
 
+def _place(spec: str) -> str:
+    """Where *spec* keeps its data, comparably: a real path for a directory or SQLite file,
+    the URL without its password otherwise."""
+    scheme = _scheme(spec)
+    if not scheme or scheme == "file":
+        path = spec.split("file://", 1)[-1] if spec.startswith("file://") else (
+            spec[len("file:"):] if spec.startswith("file:") else spec)
+        return "dir:" + os.path.realpath(path)
+    if scheme == "sqlite":
+        return "sqlite:" + os.path.realpath(spec.split(":///", 1)[-1])
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(spec).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: compare it as written
+        return spec.rstrip("/")
+
+
 def open_source(spec: str, report: Problem) -> Source:
     """The source *spec* names: a directory (an ``mlruns`` tree), an MLflow database URI,
     or any trackstore store URI."""
@@ -178,6 +197,9 @@ def run_import(source_spec: str, dest_spec: str, *, strict: bool = False, full: 
 def _run_import(source_spec: str, dest_spec: str, strict: bool, full: bool, jobs: int | None,
                 batch_points: int, progress: Callable[[ImportSummary], None] | None,
                 check: bool) -> tuple[ImportSummary, VerifyResult | None]:
+    if _place(source_spec) == _place(dest_spec):
+        raise TrackstoreError(f"SOURCE and DEST are the same store ({dest_spec!r})",
+                              INVALID_PARAMETER_VALUE)
     summary = ImportSummary(source=source_spec, destination=dest_spec)
     report = strict_report(summary, strict)
     source = open_source(source_spec, report)

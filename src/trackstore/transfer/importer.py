@@ -44,7 +44,6 @@ class ImportSummary:
     source: str = ""
     destination: str = ""
     experiments: int = 0
-    experiments_merged: int = 0
     runs_total: int = 0
     runs_imported: int = 0
     runs_unchanged: int = 0
@@ -60,8 +59,7 @@ class ImportSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "destination": self.destination,
-            "experiments": self.experiments, "experiments_merged": self.experiments_merged,
-            "experiments_remapped": self.remapped,
+            "experiments": self.experiments, "experiments_remapped": self.remapped,
             "runs": {"total": self.runs_total, "imported": self.runs_imported,
                      "unchanged": self.runs_unchanged, "skipped": self.runs_skipped},
             "points": self.points, "duplicate_points": self.duplicate_points,

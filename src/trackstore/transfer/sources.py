@@ -101,11 +101,6 @@ class MlrunsSource(Source):
         self.prefetch_bytes = prefetch_bytes
         self._uncarried: dict[str, int] = {}
 
-    @staticmethod
-    def looks_like(path: str) -> bool:
-        """*path* is a directory holding experiments (or nothing yet)."""
-        return os.path.isdir(path)
-
     def experiments(self) -> list[ExperimentRecord]:
         found = []
         for folder, stage in ((self.root, LifecycleStage.ACTIVE),
