@@ -118,6 +118,8 @@ def test_bad_batches_get_json_errors_and_change_nothing(server: tuple[str, SqlSt
          "experiment_id must be a number"),
         ({"ops": [{"op": "run", "experiment_id": "0", "record": {"info": {}}}]}, 400,
          "Malformed run record"),
+        ({"ops": [{"op": "run", "experiment_id": "424242", "record": {}}]}, 404,
+         "424242"),
     ]
     for body, status, message in cases:
         code, answer = _post(url, f"{PREFIX}/batch", {"source": "test", **body})

@@ -67,6 +67,7 @@ def import_batch(store: AbstractStore, args: Args) -> dict[str, Any]:
     problems: list[dict[str, str]] = []
     writer = _writer(store, args, problems)
     targets: dict[str, Any] = {}
+    experiments: set[str] = set()
     duplicates = 0
     try:
         for i, op in enumerate(args.many("ops")):
@@ -76,6 +77,9 @@ def import_batch(store: AbstractStore, args: Args) -> dict[str, Any]:
                 if not experiment_id.isdigit():
                     raise TrackstoreError(f"ops[{i}]: experiment_id must be a number",
                                           INVALID_PARAMETER_VALUE)
+                if experiment_id not in experiments:
+                    store.get_experiment(experiment_id)  # RESOURCE_DOES_NOT_EXIST if missing
+                    experiments.add(experiment_id)
                 record = rest.run_from_json(op.get("record"))
                 targets[record.info.run_id] = writer.begin_run(record, experiment_id)
             elif kind == "points":

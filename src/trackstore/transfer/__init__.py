@@ -36,7 +36,9 @@ def _is_mlflow_database(uri: str) -> bool:
     """The database at *uri* has MLflow's schema (``runs.run_uuid`` and ``metrics.is_nan``)."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(uri)
+    from ..store.sql.engine import resolve_url
+
+    engine = sa.create_engine(resolve_url(uri))
     try:
         inspector = sa.inspect(engine)
         tables = set(inspector.get_table_names())

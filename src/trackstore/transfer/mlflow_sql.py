@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from ..entities import Dataset, DatasetInput, InputTag, LifecycleStage, RunInfo
+from ..store.sql.engine import resolve_url
 from .records import ExperimentRecord, MetricSeries, PointChunk, Problem, RunRecord
 from .sources import Source
 
@@ -30,12 +31,13 @@ _UNCARRIED = (("trace_info", "traces"), ("logged_models", "logged models"),
 _NAN = math.nan
 
 
-def _read_only(uri: str) -> tuple[str, dict[str, Any]]:
-    url = make_url(uri)
+def _read_only(uri: str) -> URL | str:
+    """The URL to read *uri* with (an installed driver for a bare dialect); a SQLite file is
+    opened with ``mode=ro``, so SQLite itself refuses every write."""
+    url = resolve_url(uri)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        # file: URI with mode=ro: SQLite itself refuses every write.
-        return (f"sqlite:///file:{url.database}?mode=ro&uri=true", {})
-    return uri, {}
+        return f"sqlite:///file:{url.database}?mode=ro&uri=true"
+    return url
 
 
 class MlflowSqlSource(Source):
@@ -44,8 +46,7 @@ class MlflowSqlSource(Source):
         url = make_url(uri)
         self.description = url.render_as_string(hide_password=True)
         self.identity = "mlflow-sql:" + self.description
-        target, kwargs = _read_only(uri)
-        self.engine = sa.create_engine(target, **kwargs)
+        self.engine = sa.create_engine(_read_only(uri))
         self.fetch = fetch
         self.meta = sa.MetaData()
         self.meta.reflect(self.engine)
