@@ -378,3 +378,25 @@ def test_a_store_cannot_be_imported_into_itself(tree_317: Path, tmp_path: Path) 
     run_import(str(tree_317), f"sqlite:///{db}")
     code, _, err = _cli("import", f"sqlite:///{db}", f"sqlite:///{tmp_path}/../{tmp_path.name}/same.db")
     assert code == 1 and "same store" in err
+
+
+def test_a_tree_exports_to_a_tree(tmp_path: Path) -> None:
+    src = _copy(MLRUNS_222, tmp_path, "src")  # MLflow 2.x layout (run_uuid) in, 3.x out
+    out = tmp_path / "out"
+    code, _, _ = _cli("export", "-q", "--verify", str(src), str(out))
+    assert code == 0
+    assert snapshot_of(str(out)) == snapshot_of(str(src))
+    runs = [m.parent for m in out.glob("**/metrics") if (m.parent / "meta.yaml").is_file()]
+    assert len(runs) == 27
+    for run in runs:
+        text = (run / "meta.yaml").read_text()
+        assert "run_id:" in text and "run_uuid:" in text  # both MLflow generations read it
+        assert (run / "artifacts").is_dir() and (run / "params").is_dir()
+
+
+def test_import_help_lists_every_option() -> None:
+    code, out, _ = _cli("import", "--help")
+    assert code == 0
+    for option in ("--verify", "--strict", "--full", "--jobs", "--batch-points", "--quiet",
+                   "--json"):
+        assert option in out

@@ -123,7 +123,6 @@ class Importer:
         self.read_ahead = read_ahead
         self.progress = progress
         self.summary = summary if summary is not None else ImportSummary()
-        self._lock = threading.Lock()
 
     def run(self) -> ImportSummary:
         summary = self.summary

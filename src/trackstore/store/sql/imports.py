@@ -58,7 +58,6 @@ class SqlImportWriter:
         self._txn: AbstractContextManager[Any] | None = None
         self._cur: Any = None
         self._pending = 0
-        self._max_small_id = -1
         self._dialect = store._dialect
         # Gathered for the transaction (PostgreSQL, MySQL: one statement each at commit).
         self._rows: list[Any] = []
@@ -186,8 +185,9 @@ class SqlImportWriter:
                                        "created"), ("source_id", "source_experiment_id")),
                 (self.source_id, rec.experiment_id, target, int(created)))
             self._mapped[rec.experiment_id] = (target, created)
-        if target < _SEQUENTIAL_IDS:
-            self._max_small_id = max(self._max_small_id, target)
+        if inserted and target < _SEQUENTIAL_IDS:  # the counter moves past it
+            cur.execute(f"UPDATE id_counters SET next_value = {m} WHERE name = {m} AND "
+                        f"next_value <= {m}", (target + 1, _EXPERIMENT_COUNTER, target))
         return str(target)
 
     def _follow_source(self, target: int, rec: ExperimentRecord) -> None:
@@ -380,13 +380,8 @@ class SqlImportWriter:
         self._maybe_commit()
 
     def finish(self) -> None:
-        """Commit what is pending, move the experiment-id counter past imported ids and note
-        when this source was last imported."""
+        """Commit what is pending and note when this source was last imported."""
         m, cur = self._sql.mark, self.cur
-        if self._max_small_id >= 0:
-            cur.execute(f"UPDATE id_counters SET next_value = {m} WHERE name = {m} AND "
-                        f"next_value <= {m}", (self._max_small_id + 1, _EXPERIMENT_COUNTER,
-                                               self._max_small_id))
         cur.execute(f"UPDATE import_sources SET last_import_time = {m} WHERE source_id = {m}",
                     (now_ms(), self.source_id))
         self.commit()
