@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests._live_server import serve_in_thread
+from trackstore.entities import ViewType
 from trackstore.exceptions import TrackstoreError
 from trackstore.store.file import FileStore
 from trackstore.store.sql import SqlStore
@@ -129,3 +130,16 @@ def test_bad_batches_get_json_errors_and_change_nothing(server: tuple[str, SqlSt
     code, answer = _post(url, f"{PREFIX}/batch", {"ops": []})
     assert code == 400 and "source" in answer["message"]
     assert snapshot(store) == before  # every refused batch rolled back whole
+
+
+def test_ids_imported_through_the_server_are_never_handed_out_again(
+        server: tuple[str, SqlStore], tmp_path: Path) -> None:
+    url, store = server
+    db = tmp_path / "mlflow.db"
+    shutil.copyfile(Path(__file__).parent.parent / "fixtures" / "mlflow-dbs" /
+                    "mlflow-3.17.2.db", db)
+    _, result = run_import(f"sqlite:///{db}", url, check=True)
+    assert result is not None and result.ok, result.differences
+    imported = {e.experiment_id for e in store.search_experiments(view_type=ViewType.ALL)}
+    assert imported == {"0", "1", "2", "3"}  # MLflow's sequential ids, kept
+    assert store.create_experiment("made afterwards") == "4"
