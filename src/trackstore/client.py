@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import asynclog
+from .artifacts import FileInfo, LocalArtifactRepository, artifact_repository
 from .asynclog import RunOperations
 from .entities import (
     DatasetInput,
@@ -244,6 +245,33 @@ class TrackingClient:
         """Store everything logged asynchronously through this client's store; raise what
         failed (``mlflow.flush_async_logging`` for one store)."""
         self._store.flush_async_logging()
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def _artifacts(self, run_id: str) -> LocalArtifactRepository:
+        uri = self.get_run(run_id).info.artifact_uri
+        if not uri:
+            raise TrackstoreError(f"Run '{run_id}' has no artifact location",
+                                  INVALID_PARAMETER_VALUE)
+        return artifact_repository(uri)
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts (under *artifact_path*)."""
+        self._artifacts(run_id).log_artifact(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str,
+                      artifact_path: str | None = None) -> None:
+        """Copy a local directory's content into the run's artifacts."""
+        self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """The run's artifacts directly under *path* (the root by default)."""
+        return self._artifacts(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Copy an artifact file or directory of the run to *dst_path* (a new temporary
+        directory by default); returns the local path."""
+        return self._artifacts(run_id).download_artifacts(path, dst_path)
 
     # -- metric history ---------------------------------------------------------------------
 

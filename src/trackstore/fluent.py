@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from . import asynclog, context
+from .artifacts import clean_artifact_path
 from .asynclog import RunOperations
 from .client import TrackingClient
 from .entities import (
@@ -340,6 +341,28 @@ def log_input(dataset: Any = None, context: str | None = None,
         datasets.append(DatasetInput(_dataset_entity(dataset), input_tags))
     client, run_id = _target()
     client.log_inputs(run_id, datasets, [model] if model is not None else None)
+
+
+def log_artifact(local_path: str, artifact_path: str | None = None,
+                 run_id: str | None = None) -> None:
+    """Copy a local file into the active run's artifacts (``mlflow.log_artifact``)."""
+    client, run = _target(run_id)
+    client.log_artifact(run, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str, artifact_path: str | None = None,
+                  run_id: str | None = None) -> None:
+    """Copy a local directory's content into the active run's artifacts."""
+    client, run = _target(run_id)
+    client.log_artifacts(run, local_dir, artifact_path)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The URI of the active run's artifacts, or of *artifact_path* among them."""
+    client, run = _target()
+    uri = client.get_run(run).info.artifact_uri or ""
+    path = clean_artifact_path(artifact_path)
+    return uri if not path else uri.rstrip("/") + "/" + path
 
 
 def _dataset_entity(dataset: Any) -> Dataset:
