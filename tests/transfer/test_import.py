@@ -400,3 +400,18 @@ def test_import_help_lists_every_option() -> None:
     for option in ("--verify", "--strict", "--full", "--jobs", "--batch-points", "--quiet",
                    "--json"):
         assert option in out
+
+
+def test_an_unreachable_database_is_a_clear_error(tree_317: Path, tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests._databases import server_uri
+
+    missing = make_url(server_uri("postgresql")).set(database="ts_no_such_database")
+    uri = missing.render_as_string(hide_password=False)
+    for args in (("import", str(tree_317), uri), ("export", uri, str(tmp_path / "out"))):
+        code, out, err = _cli(*args)
+        assert code == 1 and out == ""
+        assert err.startswith("Error (TEMPORARILY_UNAVAILABLE): Cannot open the database ")
+        assert "ts_no_such_database" in err and "Traceback" not in err
+        assert ":***@" in err and f":{missing.password}@" not in err  # no password shown

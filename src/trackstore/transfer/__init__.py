@@ -14,7 +14,12 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from ..exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+from ..exceptions import (
+    INVALID_PARAMETER_VALUE,
+    TEMPORARILY_UNAVAILABLE,
+    TrackstoreError,
+    database_unavailable,
+)
 from .importer import Importer, ImportProblem, ImportSummary, strict_report
 from .records import Problem
 from .sources import MlrunsSource, Source, StoreSource
@@ -45,6 +50,12 @@ def _is_mlflow_database(uri: str) -> bool:
         if "metric_keys" in tables or not {"runs", "metrics", "experiments"} <= tables:
             return False
         return "is_nan" in {c["name"] for c in inspector.get_columns("metrics")}
+    except sa.exc.DBAPIError as exc:
+        shown = sa.engine.make_url(uri).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise TrackstoreError(f"Cannot open the database {shown}: {reason}",
+                              TEMPORARILY_UNAVAILABLE if database_unavailable(exc)
+                              else INVALID_PARAMETER_VALUE) from None
     finally:
         engine.dispose()
 
