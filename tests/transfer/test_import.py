@@ -415,3 +415,24 @@ def test_an_unreachable_database_is_a_clear_error(tree_317: Path, tmp_path: Path
         assert err.startswith("Error (TEMPORARILY_UNAVAILABLE): Cannot open the database ")
         assert "ts_no_such_database" in err and "Traceback" not in err
         assert ":***@" in err and f":{missing.password}@" not in err  # no password shown
+
+
+def test_a_second_import_reads_no_metric_file(tree_317: Path, sqlite_uri: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from trackstore.transfer import sources
+
+    read: list[str] = []
+    original = sources.read_bytes
+
+    def counting(path: str) -> bytes:
+        read.append(path)
+        return original(path)
+
+    monkeypatch.setattr(sources, "read_bytes", counting)
+    run_import(str(tree_317), sqlite_uri)
+    first = [p for p in read if f"{os.sep}metrics{os.sep}" in p]
+    assert len(first) == 102  # every metric file, read ahead with its run
+    read.clear()
+    again, _ = run_import(str(tree_317), sqlite_uri)
+    assert again.runs_unchanged == 27
+    assert [p for p in read if f"{os.sep}metrics{os.sep}" in p] == []  # only stat()ed

@@ -128,6 +128,9 @@ class Importer:
         summary = self.summary
         started = self._started = time.perf_counter()
         source, writer = self.source, self.writer
+        if not self.full:
+            fingerprints = writer.fingerprints
+            source.unchanged = lambda run_id, fp: fingerprints.get(run_id) == fp
         try:
             targets: dict[str, str] = {}
             work: list[tuple[ExperimentRecord, str]] = []

@@ -14,7 +14,7 @@ import abc
 import array
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import _metrics
@@ -31,7 +31,6 @@ from ..store.file.layout import (
     TRASH,
     list_dirs,
     read_bytes,
-    read_with_stat,
     walk_keys,
 )
 from ..store.file.meta import BadMeta, int_or_none, load_meta, parse_meta, run_info_from_meta
@@ -56,6 +55,9 @@ class Source(abc.ABC):
 
     def __init__(self, report: Problem) -> None:
         self.report = report
+        #: ``unchanged(run_id, fingerprint)``: the import will skip that run (set by the
+        #: importer): a source need not read ahead what will not be imported.
+        self.unchanged: Callable[[str, str], bool] | None = None
 
     @abc.abstractmethod
     def experiments(self) -> list[ExperimentRecord]:
@@ -190,19 +192,15 @@ class MlrunsSource(Source):
         params = dict(self._key_values(os.path.join(run_dir, PARAMS)))
         datasets, models = self._inputs(run_dir, experiment.where)
         metrics = []
-        budget = self.prefetch_bytes
         for key, path in walk_keys(os.path.join(run_dir, METRICS)):
             try:
-                data, st = (read_with_stat(path) if 0 < os.stat(path).st_size <= budget
-                            else (None, os.stat(path)))
+                st = os.stat(path)
             except OSError as exc:
                 self.report(path, f"metric '{key}' skipped: cannot be read ({exc.strerror})")
                 continue
-            if data is not None:
-                budget -= len(data)
             metrics.append(MetricSeries(
                 key=key, signature=f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}",
-                size=st.st_size, resumable=True, locator=path, data=data))
+                size=st.st_size, resumable=True, locator=path))
         outputs = len(list_dirs(os.path.join(run_dir, "outputs")))
         if outputs:
             self._count("logged model outputs of runs", outputs)
@@ -210,7 +208,22 @@ class MlrunsSource(Source):
                            params=params, tags=tags, datasets=datasets, model_inputs=models,
                            metrics=metrics, where=run_dir)
         record.compute_fingerprint(meta_bytes)
+        if self.unchanged is None or not self.unchanged(info.run_id, record.fingerprint):
+            self._prefetch(metrics)
         return record
+
+    def _prefetch(self, metrics: list[MetricSeries]) -> None:
+        """Read the small metric files of a run that will be imported (see
+        :data:`PREFETCH_BYTES`); a file that cannot be read now is read later, and reported
+        then."""
+        budget = self.prefetch_bytes
+        for series in metrics:
+            if 0 < series.size <= budget:
+                try:
+                    series.data = read_bytes(series.locator)
+                except OSError:
+                    continue
+                budget -= len(series.data)
 
     def _inputs(self, run_dir: str, experiment_dir: str) -> tuple[list[DatasetInput],
                                                                   list[str]]:
