@@ -20,6 +20,8 @@ from ..exceptions import (
     TrackstoreError,
     database_unavailable,
 )
+from ..store.file.meta import file_uri_to_path
+from ..store.registry import uri_scheme
 from .importer import Importer, ImportProblem, ImportSummary, strict_report
 from .records import Problem
 from .sources import MlrunsSource, Source, StoreSource
@@ -31,10 +33,6 @@ __all__ = ["ImportProblem", "ImportSummary", "VerifyResult", "open_source", "run
 _SWITCH_SECONDS = 0.0005
 _SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql")
 
-
-def _scheme(uri: str) -> str:
-    head = uri.split(":", 1)[0].lower() if "://" in uri else ""
-    return head.split("+", 1)[0]
 
 
 def _is_mlflow_database(uri: str) -> bool:
@@ -60,23 +58,29 @@ def _is_mlflow_database(uri: str) -> bool:
         engine.dispose()
 
 
+def _sqlite_file(uri: str) -> str | None:
+    """The database file of a ``sqlite:`` URI (None for an in-memory database)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    return database if database and database != ":memory:" else None
+
+
 def _database_exists(uri: str) -> bool:
-    if _scheme(uri) != "sqlite":
+    if uri_scheme(uri) != "sqlite":
         return True
-    db = uri.split(":///", 1)[-1]
-    return bool(db) and db != ":memory:" and os.path.exists(db)
+    database = _sqlite_file(uri)
+    return database is not None and os.path.exists(database)
 
 
 def _place(spec: str) -> str:
     """Where *spec* keeps its data, comparably: a real path for a directory or SQLite file,
     the URL without its password otherwise."""
-    scheme = _scheme(spec)
+    scheme = uri_scheme(spec)
     if not scheme or scheme == "file":
-        path = spec.split("file://", 1)[-1] if spec.startswith("file://") else (
-            spec[len("file:"):] if spec.startswith("file:") else spec)
-        return "dir:" + os.path.realpath(path)
+        return "dir:" + os.path.realpath(file_uri_to_path(spec))
     if scheme == "sqlite":
-        return "sqlite:" + os.path.realpath(spec.split(":///", 1)[-1])
+        return "sqlite:" + os.path.realpath(_sqlite_file(spec) or ":memory:")
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -89,10 +93,9 @@ def _place(spec: str) -> str:
 def open_source(spec: str, report: Problem) -> Source:
     """The source *spec* names: a directory (an ``mlruns`` tree), an MLflow database URI,
     or any trackstore store URI."""
-    scheme = _scheme(spec)
-    path = spec[len("file://"):] if spec.startswith("file://") else (
-        spec[len("file:"):] if spec.startswith("file:") else spec)
+    scheme = uri_scheme(spec)
     if not scheme or scheme == "file":
+        path = file_uri_to_path(spec)
         if not os.path.isdir(path):
             raise TrackstoreError(f"Source {spec!r} is not a directory: an mlruns tree is a "
                                   "directory, a database a URI such as sqlite:///mlflow.db",
@@ -112,7 +115,7 @@ def open_source(spec: str, report: Problem) -> Source:
 
 
 def _writer(dest: str, source: Source, report: Problem, batch_points: int) -> tuple[Any, Any]:
-    scheme = _scheme(dest)
+    scheme = uri_scheme(dest)
     if scheme in _SQL_SCHEMES and _database_exists(dest) and _is_mlflow_database(dest):
         raise TrackstoreError(
             f"Destination {dest!r} is an MLflow database: trackstore imports from MLflow "
@@ -223,8 +226,7 @@ def _run_import(source_spec: str, dest_spec: str, strict: bool, full: bool, jobs
                      progress=progress, summary=summary).run()
             result = None
             if check:
-                mapping = {k: str(v[0]) for k, v in getattr(writer, "_mapped", {}).items()}
-                result = verify(source, store, mapping)
+                result = verify(source, store, summary.remapped)
         finally:
             store.close()
     finally:

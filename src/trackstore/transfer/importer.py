@@ -168,7 +168,7 @@ class Importer:
     def _import_run(self, run: RunRecord, experiment_id: str) -> None:
         writer, summary = self.writer, self.summary
         target = writer.begin_run(run, experiment_id)
-        offsets: dict[str, int] = getattr(target, "offsets", {})
+        offsets: dict[str, int] = target.offsets
         for series in run.metrics:
             offset = offsets.get(series.key, 0) if series.resumable and not self.full else 0
             if offset > series.size:  # the file was replaced: read it all (no duplicates)

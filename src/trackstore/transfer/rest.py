@@ -186,7 +186,6 @@ class RestImportWriter:
         self._ops: list[dict[str, Any]] = []
         self._points = 0
         self._bytes = 0
-        self._mapped: dict[str, tuple[str, bool]] = {}
         try:
             state = self._call("state", {"description": description})
         except TrackstoreError as exc:
@@ -206,10 +205,8 @@ class RestImportWriter:
 
     def experiment(self, rec: ExperimentRecord) -> str:
         self.commit()
-        target = str(self._call("experiment", {"experiment": experiment_to_json(rec)})[
+        return str(self._call("experiment", {"experiment": experiment_to_json(rec)})[
             "experiment_id"])
-        self._mapped[rec.experiment_id] = (target, False)
-        return target
 
     def begin_run(self, rec: RunRecord, experiment_id: str) -> RestRunTarget:
         run_id = rec.info.run_id

@@ -13,16 +13,12 @@ from __future__ import annotations
 import abc
 import array
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import _metrics
-from ..entities import Dataset, DatasetInput, InputTag, LifecycleStage, ViewType
-from ..store.file.appender import SETTLE
+from ..entities import LifecycleStage, ViewType
 from ..store.file.layout import (
-    DATASETS,
-    INPUTS,
     META,
     METRICS,
     PARAMS,
@@ -34,7 +30,7 @@ from ..store.file.layout import (
     walk_keys,
 )
 from ..store.file.meta import BadMeta, int_or_none, load_meta, parse_meta, run_info_from_meta
-from ..store.file.reading import RunReader
+from ..store.file.reading import RunReader, recently_written
 from .records import ExperimentRecord, MetricSeries, PointChunk, Problem, RunRecord
 
 #: Bytes of a metric file read at a time (about 350k points of a typical file).
@@ -102,6 +98,8 @@ class MlrunsSource(Source):
         self.chunk_bytes = chunk_bytes
         self.prefetch_bytes = prefetch_bytes
         self._uncarried: dict[str, int] = {}
+        # The file store's readers of params, tags and inputs (their caches are not used).
+        self._reader = RunReader(report)
 
     def experiments(self) -> list[ExperimentRecord]:
         found = []
@@ -134,7 +132,7 @@ class MlrunsSource(Source):
         if not isinstance(exp_name, str) or not exp_name:
             self.report(meta_path, "experiment skipped: it has no name")
             return None
-        tags = dict(self._key_values(os.path.join(path, TAGS)))
+        tags = dict(self._reader.key_values(os.path.join(path, TAGS)))
         for folder, what in (("traces", "traces"), ("models", "logged models")):
             count = len(list_dirs(os.path.join(path, folder)))
             if count:
@@ -157,9 +155,6 @@ class MlrunsSource(Source):
         return [os.path.join(experiment.where, name)
                 for name in sorted(list_dirs(experiment.where))
                 if name not in RESERVED_EXPERIMENT_FOLDERS]
-
-    def _key_values(self, folder: str) -> list[tuple[str, str]]:
-        return RunReader(self.report).key_values(folder)
 
     def read_run(self, experiment: ExperimentRecord, locator: str) -> RunRecord | None:
         run_dir = locator
@@ -186,11 +181,11 @@ class MlrunsSource(Source):
             self.report(meta_path, f"run skipped: its experiment_id {info.experiment_id!r} is "
                                    f"not its experiment's {experiment.experiment_id!r}")
             return None
-        tags = dict(self._key_values(os.path.join(run_dir, TAGS)))
+        tags = dict(self._reader.key_values(os.path.join(run_dir, TAGS)))
         if not info.run_name:
             info.run_name = tags.get("mlflow.runName") or None
-        params = dict(self._key_values(os.path.join(run_dir, PARAMS)))
-        datasets, models = self._inputs(run_dir, experiment.where)
+        params = dict(self._reader.key_values(os.path.join(run_dir, PARAMS)))
+        inputs = self._reader.inputs(run_dir, experiment.where)
         metrics = []
         for key, path in walk_keys(os.path.join(run_dir, METRICS)):
             try:
@@ -205,7 +200,8 @@ class MlrunsSource(Source):
         if outputs:
             self._count("logged model outputs of runs", outputs)
         record = RunRecord(info=info, deleted_time=int_or_none(meta.get("deleted_time")),
-                           params=params, tags=tags, datasets=datasets, model_inputs=models,
+                           params=params, tags=tags, datasets=inputs.dataset_inputs,
+                           model_inputs=[m.model_id for m in inputs.model_inputs],
                            metrics=metrics, where=run_dir)
         record.compute_fingerprint(meta_bytes)
         if self.unchanged is None or not self.unchanged(info.run_id, record.fingerprint):
@@ -224,43 +220,6 @@ class MlrunsSource(Source):
                 except OSError:
                     continue
                 budget -= len(series.data)
-
-    def _inputs(self, run_dir: str, experiment_dir: str) -> tuple[list[DatasetInput],
-                                                                  list[str]]:
-        inputs_dir = os.path.join(run_dir, INPUTS)
-        datasets: list[DatasetInput] = []
-        models: list[str] = []
-        for name in sorted(list_dirs(inputs_dir)):
-            path = os.path.join(inputs_dir, name, META)
-            try:
-                meta = load_meta(path)
-            except BadMeta as exc:
-                self.report(path, f"run input skipped: {_why(exc, path)}")
-                continue
-            source_type, source_id = meta.get("source_type"), meta.get("source_id")
-            if source_type == "MODEL" and isinstance(source_id, str):
-                models.append(source_id)
-            elif source_type == "DATASET" and isinstance(source_id, str):
-                dataset = self._dataset(os.path.join(experiment_dir, DATASETS, source_id, META))
-                if dataset is not None:
-                    tags = meta.get("tags") or {}
-                    datasets.append(DatasetInput(
-                        dataset, [InputTag(str(k), str(v)) for k, v in dict(tags).items()]))
-            else:
-                self.report(path, f"run input skipped: unknown source_type {source_type!r}")
-        return datasets, models
-
-    def _dataset(self, path: str) -> Dataset | None:
-        try:
-            meta = load_meta(path)
-            return Dataset(name=str(meta["name"]), digest=str(meta["digest"]),
-                           source_type=str(meta["source_type"]), source=str(meta["source"]),
-                           schema=meta.get("schema"), profile=meta.get("profile"))
-        except BadMeta as exc:
-            self.report(path, f"dataset input skipped: {_why(exc, path)}")
-        except KeyError as exc:
-            self.report(path, f"dataset input skipped: it lacks {exc}")
-        return None
 
     def points(self, run: RunRecord, series: MetricSeries, offset: int) -> Iterator[PointChunk]:
         path = series.locator
@@ -307,7 +266,7 @@ class MlrunsSource(Source):
                 line += block.count(b"\n", 0, cut)
             position += cut
             carry = block[cut:]
-            if at_end and carry and not _recently_written(path):
+            if at_end and carry and not recently_written(path):
                 self.report(path, f"metric '{series.key}': torn last line (a writer was "
                                   "interrupted); skipped")
             if len(parsed.timestamps) or at_end:
@@ -325,12 +284,6 @@ def _why(exc: BaseException, path: str) -> str:
             ("is ", "does ", "lacks ", "has ", "cannot ")) else text[len(path) + 1:]
     return text
 
-
-def _recently_written(path: str) -> bool:
-    try:
-        return time.time() - os.stat(path).st_mtime < SETTLE
-    except OSError:
-        return False
 
 
 # -- any trackstore store, through its API ------------------------------------------------------

@@ -16,9 +16,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entities import LifecycleStage
 from ..exceptions import TrackstoreError
-from .records import ExperimentRecord, RunRecord
+from .records import MetricSeries, RunRecord
 from .sources import Source
 
 _RUN_FIELDS = ("status", "start_time", "end_time", "lifecycle_stage", "user_id",
@@ -59,16 +58,14 @@ def _digest(points: set[tuple[int, int, bytes, Any, Any]]) -> str:
     return h.hexdigest()
 
 
-def _source_points(source: Source, run: RunRecord, key: str) -> set[tuple[Any, ...]]:
+def _source_points(source: Source, run: RunRecord, series: MetricSeries
+                   ) -> set[tuple[Any, ...]]:
     points: set[tuple[Any, ...]] = set()
-    for series in run.metrics:
-        if series.key != key:
-            continue
-        for chunk in source.points(run, series, 0):
-            named = {row: (name, digest) for row, name, digest in chunk.datasets}
-            for i in range(len(chunk)):
-                points.add((chunk.steps[i], chunk.timestamps[i], _value_key(chunk.values[i]),
-                            *named.get(i, (None, None))))
+    for chunk in source.points(run, series, 0):
+        named = {row: (name, digest) for row, name, digest in chunk.datasets}
+        for i in range(len(chunk)):
+            points.add((chunk.steps[i], chunk.timestamps[i], _value_key(chunk.values[i]),
+                        *named.get(i, (None, None))))
     return points
 
 
@@ -96,7 +93,7 @@ def verify(source: Source, destination: Any, experiments: dict[str, str]) -> Ver
             run = source.read_run(exp, locator)
             if run is not None:
                 _verify_run(source, destination, run, target, result, source_digests,
-                            dest_digests, exp)
+                            dest_digests)
     result.source_checksum = hashlib.blake2b("".join(sorted(source_digests)).encode(),
                                              digest_size=16).hexdigest()
     result.destination_checksum = hashlib.blake2b("".join(sorted(dest_digests)).encode(),
@@ -105,8 +102,8 @@ def verify(source: Source, destination: Any, experiments: dict[str, str]) -> Ver
 
 
 def _verify_run(source: Source, destination: Any, run: RunRecord, target: str,
-                result: VerifyResult, source_digests: list[str], dest_digests: list[str],
-                exp: ExperimentRecord) -> None:
+                result: VerifyResult, source_digests: list[str], dest_digests: list[str]
+                ) -> None:
     diff = result.differences
     where = run.where or run.info.run_id
     result.runs += 1
@@ -123,9 +120,6 @@ def _verify_run(source: Source, destination: Any, run: RunRecord, target: str,
             continue
         if want != got:
             diff.append((where, f"{name} is {got!r}, not {want!r}"))
-    if run.info.lifecycle_stage == LifecycleStage.DELETED and LifecycleStage.DELETED not in (
-            exp.lifecycle_stage, dest.info.lifecycle_stage):
-        diff.append((where, "run is not deleted"))
     if dict(dest.data.params) != run.params:
         missing = {k: v for k, v in run.params.items() if dest.data.params.get(k) != v}
         extra = sorted(set(dest.data.params) - set(run.params))
@@ -144,7 +138,7 @@ def _verify_run(source: Source, destination: Any, run: RunRecord, target: str,
         diff.append((where, "dataset inputs differ"))
     dest_keys = set(dest.data.metrics)
     for series in run.metrics:
-        want = _source_points(source, run, series.key)
+        want = _source_points(source, run, series)
         if not want:
             continue
         result.series += 1

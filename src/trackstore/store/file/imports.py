@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ... import _metrics
-from ...entities import Experiment, LifecycleStage, LoggedModelInput
+from ...entities import Experiment, ExperimentTag, LifecycleStage, LoggedModelInput
 from ...transfer.records import ExperimentRecord, PointChunk, Problem, RunRecord
 from ..base import RUN_NAME_TAG
 from .layout import (
@@ -40,6 +40,7 @@ from .layout import (
     write_atomic,
 )
 from .meta import BadMeta, dump_meta, load_meta, run_meta
+from .reading import read_one
 from .store import write_inputs
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class FileImportWriter:
             path = self._experiment_path(target)
             assert path is not None
             for k, v in rec.tags.items():
-                self._write_value(os.path.join(path, TAGS), k, v)
+                self.store._write_experiment_tag(path, ExperimentTag(k, v))
         if mapped != (target, created):
             self._append({"experiment": rec.experiment_id, "to": target, "created": created})
             self._mapped[rec.experiment_id] = (target, created)
@@ -153,24 +154,13 @@ class FileImportWriter:
             os.rename(other, path)
         os.makedirs(path, exist_ok=True)
         for k, v in rec.tags.items():
-            self._write_value(os.path.join(path, TAGS), k, v)
+            store._write_experiment_tag(path, ExperimentTag(k, v))
         location = rec.artifact_location or f"{store.artifact_root_uri}/{experiment_id}"
         experiment = Experiment(experiment_id, name, location, rec.lifecycle_stage,
                                 creation_time=rec.creation_time,
                                 last_update_time=rec.last_update_time)
         store._rewrite_experiment_meta(path, experiment)
         store._forget_dir(path)
-
-    def _write_value(self, folder: str, key: str, value: str) -> None:
-        path = key_path(folder, key)
-        data = value.encode("utf-8")
-        try:
-            if read_bytes(path) == data:
-                return
-        except OSError:
-            pass
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(path, data)
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -186,21 +176,17 @@ class FileImportWriter:
             os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
         params_dir = os.path.join(run_dir, PARAMS)
         for k, v in sorted(rec.params.items()):
-            p = key_path(params_dir, k)
-            try:
-                old = read_bytes(p).decode("utf-8", "replace")
-            except OSError:
-                os.makedirs(os.path.dirname(p), exist_ok=True)
-                write_atomic(p, v.encode("utf-8"))
-                continue
-            if old != v:
+            old = read_one(params_dir, k)
+            if old is None:
+                self.store._write_key(run_dir, PARAMS, k, v)
+            elif old != v:
                 self.report(rec.where, f"param '{k}' keeps the destination's value {old!r}, "
                                        f"not the source's {v!r}")
         tags = dict(rec.tags)
         if info.run_name and RUN_NAME_TAG not in tags:
             tags[RUN_NAME_TAG] = info.run_name
         for k, v in tags.items():
-            self._write_value(os.path.join(run_dir, TAGS), k, v)
+            self.store._write_key(run_dir, TAGS, k, v)
         write_inputs(run_dir, path, info.run_id, rec.datasets,
                      [LoggedModelInput(m) for m in rec.model_inputs])
         return FileRunTarget(info.run_id, run_dir)

@@ -68,7 +68,7 @@ def report_metric_damage(report: Report, path: str, key: str, parsed_torn: bool,
     An unterminated last line of a file written to within the last :data:`SETTLE` seconds is
     most likely a write still in progress (see :mod:`.appender`): it is skipped silently.
     """
-    if parsed_torn and not _recently_written(path):
+    if parsed_torn and not recently_written(path):
         report(path, f"metric '{key}': torn last line (a writer was interrupted); skipped")
     for line_no, reason in bad_lines[:3]:
         report(path, f"metric '{key}': line {line_no} is malformed ({reason}); skipped")
@@ -76,7 +76,9 @@ def report_metric_damage(report: Report, path: str, key: str, parsed_torn: bool,
         report(path, f"metric '{key}': {len(bad_lines) - 3} more malformed lines skipped")
 
 
-def _recently_written(path: str) -> bool:
+def recently_written(path: str) -> bool:
+    """Whether *path* changed within the last :data:`SETTLE` seconds (a write may be under
+    way)."""
     try:
         return time.time() - os.stat(path).st_mtime < SETTLE
     except OSError:

@@ -27,7 +27,6 @@ from .statements import METRIC_COLUMNS, executemany
 if TYPE_CHECKING:
     from .store import SqlStore
 
-_EXPERIMENT_COUNTER = "experiment"
 #: Imported experiment ids below this move the id counter past them (sequential ids, as an
 #: MLflow SQL database hands out); larger ones (a file store's random 18-digit ids) leave it.
 _SEQUENTIAL_IDS = 10 ** 12
@@ -68,6 +67,10 @@ class SqlImportWriter:
         self.fingerprints: dict[str, str] = {} if not load_state else {
             str(k): str(v) for k, v in self._select(
                 f"SELECT run_uuid, fingerprint FROM import_runs WHERE source_id = {m}")}
+        # Runs whose metric files an import of this source read before (None: unknown, ask).
+        self._resumable: set[str] | None = None if not load_state else {
+            str(r[0]) for r in self._select(
+                f"SELECT DISTINCT run_uuid FROM import_offsets WHERE source_id = {m}")}
         self._mapped = {str(k): (int(v), bool(c)) for k, v, c in self._select(
             "SELECT source_experiment_id, experiment_id, created FROM import_experiments "
             f"WHERE source_id = {m}")}
@@ -171,7 +174,7 @@ class SqlImportWriter:
                     if cur.fetchone() is None:
                         target = wanted
                 if target is None:
-                    target = self._new_experiment_id()
+                    target = self.store._next_experiment_id(cur)
                 self._insert_experiment(target, rec)
         if created and not inserted:
             self._follow_source(target, rec)
@@ -185,9 +188,8 @@ class SqlImportWriter:
                                        "created"), ("source_id", "source_experiment_id")),
                 (self.source_id, rec.experiment_id, target, int(created)))
             self._mapped[rec.experiment_id] = (target, created)
-        if inserted and target < _SEQUENTIAL_IDS:  # the counter moves past it
-            cur.execute(f"UPDATE id_counters SET next_value = {m} WHERE name = {m} AND "
-                        f"next_value <= {m}", (target + 1, _EXPERIMENT_COUNTER, target))
+        if inserted and target < _SEQUENTIAL_IDS:
+            self.store._move_counter_past(cur, target)
         return str(target)
 
     def _follow_source(self, target: int, rec: ExperimentRecord) -> None:
@@ -218,18 +220,6 @@ class SqlImportWriter:
             "experiment_id", "name", "artifact_location", "lifecycle_stage", "creation_time",
             "last_update_time")), (experiment_id, rec.name, location, rec.lifecycle_stage,
                                    rec.creation_time, rec.last_update_time))
-
-    def _new_experiment_id(self) -> int:
-        m, cur = self._sql.mark, self.cur
-        while True:
-            cur.execute(f"UPDATE id_counters SET next_value = next_value + 1 WHERE name = {m}",
-                        (_EXPERIMENT_COUNTER,))
-            cur.execute(f"SELECT next_value - 1 FROM id_counters WHERE name = {m}",
-                        (_EXPERIMENT_COUNTER,))
-            candidate = int(cur.fetchone()[0])
-            cur.execute(f"SELECT 1 FROM experiments WHERE experiment_id = {m}", (candidate,))
-            if cur.fetchone() is None:
-                return candidate
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -270,7 +260,8 @@ class SqlImportWriter:
             self.store._write_inputs(cur, run_key, int(experiment_id), rec.datasets,
                                      [LoggedModelInput(m) for m in rec.model_inputs])
         self._pending += 1 + len(rec.params) + len(tags)
-        return RunTarget(info.run_id, run_key, self.offsets_of(info.run_id))
+        known = self._resumable is None or info.run_id in self._resumable
+        return RunTarget(info.run_id, run_key, self.offsets_of(info.run_id) if known else {})
 
     def offsets_of(self, run_id: str) -> dict[str, int]:
         """Where each metric file of *run_id* was read to by this source's imports."""
@@ -291,12 +282,9 @@ class SqlImportWriter:
         return RunTarget(run_id, int(found[0]), self.offsets_of(run_id))
 
     def partial_runs(self) -> list[str]:
-        """Runs an interrupted import of this source left half-written."""
-        m = self._sql.mark
-        return sorted(str(r[0]) for r in self._select(
-            "SELECT DISTINCT o.run_uuid FROM import_offsets o WHERE o.source_id = "
-            f"{m} AND NOT EXISTS (SELECT 1 FROM import_runs r WHERE r.source_id = "
-            "o.source_id AND r.run_uuid = o.run_uuid)"))
+        """Runs an interrupted import of this source left half-written (with the state
+        loaded: ``load_state=True``)."""
+        return sorted((self._resumable or set()) - set(self.fingerprints))
 
     def write_points(self, target: RunTarget, chunk: PointChunk, resumable: bool) -> int:
         """Store a chunk of one metric's points; returns the exact duplicates it dropped."""

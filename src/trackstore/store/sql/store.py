@@ -334,11 +334,7 @@ class SqlStore(AbstractStore):
         sql = self._sql
         try:
             with self._write() as cur:
-                cur.execute(f"UPDATE id_counters SET next_value = next_value + 1 "
-                            f"WHERE name = {sql.mark}", (_EXPERIMENT_COUNTER,))
-                cur.execute(f"SELECT next_value - 1 FROM id_counters WHERE name = {sql.mark}",
-                            (_EXPERIMENT_COUNTER,))
-                experiment_id = int(cur.fetchone()[0])
+                experiment_id = self._next_experiment_id(cur)
                 location = (resolve_local_uri(artifact_location) if artifact_location
                             else append_to_uri(self.artifact_root_uri, str(experiment_id)))
                 created = now_ms()
@@ -353,6 +349,26 @@ class SqlStore(AbstractStore):
         except self._dbapi_errors() as exc:
             raise self._translate(exc, name) from None
         return str(experiment_id)
+
+    def _next_experiment_id(self, cur: Any) -> int:
+        """A new experiment id from the counter, in the caller's transaction: the next value
+        no experiment has (an import may have inserted ids of its own)."""
+        m = self._sql.mark
+        while True:
+            cur.execute(f"UPDATE id_counters SET next_value = next_value + 1 WHERE name = {m}",
+                        (_EXPERIMENT_COUNTER,))
+            cur.execute(f"SELECT next_value - 1 FROM id_counters WHERE name = {m}",
+                        (_EXPERIMENT_COUNTER,))
+            candidate = int(cur.fetchone()[0])
+            cur.execute(f"SELECT 1 FROM experiments WHERE experiment_id = {m}", (candidate,))
+            if cur.fetchone() is None:
+                return candidate
+
+    def _move_counter_past(self, cur: Any, experiment_id: int) -> None:
+        """Make the counter hand out ids above *experiment_id* (one inserted as it is)."""
+        m = self._sql.mark
+        cur.execute(f"UPDATE id_counters SET next_value = {m} WHERE name = {m} AND "
+                    f"next_value <= {m}", (experiment_id + 1, _EXPERIMENT_COUNTER, experiment_id))
 
     def _dbapi_errors(self) -> tuple[type[BaseException], ...]:
         dbapi = self.engine.dialect.dbapi
