@@ -131,7 +131,7 @@ IMPORT_TARGETS: dict[str, tuple[str, Check]] = {
     "test_import_mlruns_sqlite": ("≥ 20× `mlflow migrate-filestore`", ratio_at_least(20)),
 }
 STORE_MODULES = ("bench_file_store", "bench_sql_store", "bench_server", "bench_async",
-                 "bench_import")
+                 "bench_import", "bench_gc")
 #: ``test_floor_<op>[<dialect>]``: the database alone doing the writes of ``test_<op>[<dialect>]``.
 FLOOR_PREFIX = "test_floor_"
 
@@ -420,6 +420,16 @@ def render(data: dict[str, Any], command: str) -> str:
                                  if not r.name.startswith("test_import_peak_memory")],
                                 IMPORT_TARGETS),
                   "", *memory_table(benchmarks)]
+    gc_rows = store_rows(benchmarks, "bench_gc", {})
+    if gc_rows:
+        lines += ["", "## Garbage collection (`trackstore gc`)", "",
+                  "Each command removing the same deleted runs (each with params, tags, 2",
+                  "metrics and an artifact file) and their artifacts, on a fresh copy of the",
+                  "data every round: `test_gc_file_store` on one `mlruns` tree, `test_gc_sqlite`",
+                  "on each library's own SQLite database holding the tree's runs. Throughput",
+                  "in runs/s; the ratio is per run removed (one `mlflow gc` removes at most",
+                  "1000 runs of a file store: its time is for those). See `bench_gc.py`.", "",
+                  *_store_table(gc_rows, {})]
     twins = twin_rows(benchmarks)
     if twins:
         baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})

@@ -332,8 +332,9 @@ class ServerSpec:
         options = ["--backend-store-uri", self.backend_uri,
                    "--default-artifact-root", self.artifact_root, "--workers", str(self.workers)]
         if self.kind == "mlflow":
-            # trackstore serves no artifacts; MLflow must not either, or it would hand out
-            # `mlflow-artifacts:/` locations instead of the artifact root.
+            # The scenarios log no artifacts: MLflow's proxy stays off (trackstore's default
+            # one is tested in tests/compat/test_mlflow_artifact_proxy.py); with the artifact
+            # root given, both servers hand out the same locations either way.
             return mlflow_server_command(*options, "--no-serve-artifacts")
         if self.kind == "trackstore":
             return trackstore_server_command(*options)

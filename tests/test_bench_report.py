@@ -142,3 +142,16 @@ def test_async_benchmarks_are_compared_per_point(report: ModuleType) -> None:
            "1.25 M/s | 2.5 k/s | ≥ 1M points/s | yes |" in section
     assert "| `test_async_sustained[postgresql]` | 5 µs | 250 µs | 50× | 200.0 k/s | 4.0 k/s | " \
            " |  |" in section
+
+
+def test_gc_benchmarks_have_their_section(report: ModuleType) -> None:
+    runs = [{"name": f"test_gc_{what}[{lib}]", "fullname": f"benches/bench_gc.py::test_gc_{what}",
+             "stats": {"median": median}, "extra_info": {"runs_per_call": 10_000}}
+            for what, lib, median in (("sqlite", "trackstore", 0.5), ("sqlite", "mlflow", 60.0),
+                                      ("file_store", "trackstore", 2.0),
+                                      ("file_store", "mlflow", 30.0))]
+    text = report.render({"benchmarks": runs, "sources": []}, "tox -e bench")
+    gc = text.split("## Garbage collection (`trackstore gc`)")[1]
+    assert "| `test_gc_sqlite` | 500 ms | 60 s | 120× | 20.0 k/s |  |  |" in gc
+    assert "| `test_gc_file_store` | 2 s | 30 s | 15× | 5.0 k/s |  |  |" in gc
+    assert "Compiled twins" not in text

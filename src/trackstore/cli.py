@@ -341,7 +341,14 @@ def db_check(uri: str) -> None:
               metavar="URI", help="Store to serve: a path, file:, sqlite:, postgresql:, mysql: "
               "or mssql: URI (default: MLFLOW_BACKEND_STORE_URI, else ./mlruns).")
 @click.option("--default-artifact-root", default=None, metavar="URI",
-              help="Where new experiments keep their artifacts (default: next to the store).")
+              help="Where new experiments keep their artifacts (default: mlflow-artifacts:/, "
+              "the artifact proxy, when artifacts are served; else next to the store).")
+@click.option("--serve-artifacts/--no-serve-artifacts", envvar="MLFLOW_SERVE_ARTIFACTS",
+              default=True, show_default=True, help="Proxy artifact uploads, downloads and "
+              "listings to --artifacts-destination (MLflow's mlflow-artifacts endpoints).")
+@click.option("--artifacts-destination", envvar="MLFLOW_ARTIFACTS_DESTINATION",
+              default="./mlartifacts", show_default=True, metavar="URI",
+              help="Directory (a path or file: URI) the artifact proxy keeps artifacts in.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0 for every interface).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
@@ -364,19 +371,29 @@ def db_check(uri: str) -> None:
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
 @_errors_to_exit
-def server(backend_store_uri: str | None, default_artifact_root: str | None, host: str,
+def server(backend_store_uri: str | None, default_artifact_root: str | None,
+           serve_artifacts: bool, artifacts_destination: str, host: str,
            port: int, workers: int, threads: int, static_prefix: str, auth: tuple[str, ...],
            auth_file: str | None, max_request_bytes: int, graceful_timeout: float,
            log_level: str, no_access_log: bool) -> None:
     """Serve a tracking store over MLflow's REST API (the unmodified mlflow client logs to it)."""
     from .server.app import ServerConfig
+    from .server.artifacts import PROXY_ROOT, local_destination
     from .server.run import serve
 
     if static_prefix and not static_prefix.startswith("/"):
         raise click.BadParameter("must start with '/'", param_hint="--static-prefix")
     uri = backend_store_uri or pathlib.Path(os.path.abspath("mlruns")).as_uri()
+    destination = None
+    if serve_artifacts:  # as MLflow: new experiments' artifacts then go through the proxy
+        try:
+            destination = local_destination(artifacts_destination)
+        except TrackstoreError as exc:
+            raise click.BadParameter(exc.message, param_hint="--artifacts-destination") from None
+        default_artifact_root = default_artifact_root or PROXY_ROOT
     config = ServerConfig(
         backend_store_uri=uri, default_artifact_root=default_artifact_root,
+        artifacts_destination=destination,
         static_prefix=static_prefix, max_request_bytes=max_request_bytes, threads=threads,
         auth=tuple(dict.fromkeys(auth)), auth_file=auth_file, access_log=not no_access_log,
         log_level=log_level)
@@ -461,3 +478,73 @@ def export(source: str, directory: str, strict: bool, full: bool, jobs: int | No
     MLflow reads (MLFLOW_ALLOW_FILE_STORE=true with MLflow >= 3.13)."""
     _transfer(source, os.path.abspath(directory), strict, full, jobs, batch_points, quiet,
               as_json, check)
+
+
+@main.command()
+@click.option("--backend-store-uri", default=None, metavar="URI",
+              help="The store to collect: a path, file:, sqlite:, postgresql:, mysql: or "
+                   "mssql: URI (default: --tracking-uri, else ./mlruns).")
+@click.option("--older-than", default=None, metavar="#d#h#m#s",
+              help="Only what was deleted at least this long ago, e.g. 30d, 1d2h3m4s, 1.5h.")
+@click.option("--run-ids", default=None, metavar="ID,ID",
+              help="Only these deleted runs (each must exist and be deleted).")
+@click.option("--experiment-ids", default=None, metavar="ID,ID",
+              help="Only these deleted experiments, with all their runs.")
+@click.option("--artifacts-destination", envvar="MLFLOW_ARTIFACTS_DESTINATION", default=None,
+              metavar="URI", help="Where a tracking server keeps proxied artifacts: resolves "
+              "runs' mlflow-artifacts: URIs (as the server's --artifacts-destination).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
+@click.option("--batch-runs", type=click.IntRange(1), default=500, show_default=True,
+              help="Runs removed per transaction (artifacts first, then their metadata).")
+@click.option("--vacuum", is_flag=True,
+              help="Then give the space back: SQLite VACUUM, PostgreSQL VACUUM ANALYZE, "
+                   "MySQL OPTIMIZE TABLE (see docs/lifecycle.md).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, no list of ids.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None, metavar="URI",
+              help="The store when --backend-store-uri is not given; a tracking server's URL "
+                   "here resolves mlflow-artifacts: URIs through it (as with mlflow gc).")
+@_errors_to_exit
+def gc(backend_store_uri: str | None, older_than: str | None, run_ids: str | None,
+       experiment_ids: str | None, artifacts_destination: str | None, dry_run: bool,
+       batch_runs: int, vacuum: bool, quiet: bool, as_json: bool,
+       tracking_uri: str | None) -> None:
+    """Permanently remove deleted runs and experiments, with their metadata and artifacts.
+
+    Without --run-ids or --experiment-ids, every deleted run and experiment (older than
+    --older-than, if given) is removed. A named run or experiment that does not exist, is not
+    deleted or is too recent stops the command before anything is removed. An interrupted
+    gc is completed by running it again. Exit status 1 if some run's artifacts could not be
+    removed (that run is kept and listed).
+    """
+    from . import gc as collector
+    from .tracking_uri import get_tracking_uri
+
+    uri = backend_store_uri or tracking_uri or get_tracking_uri()
+    store = collector.store_for_gc(uri)
+    try:
+        found = collector.plan(store, older_than=older_than,
+                               run_ids=collector.split_ids(run_ids),
+                               experiment_ids=collector.split_ids(experiment_ids))
+        bar = None if dry_run else collector.default_progress(quiet or as_json)
+        try:
+            summary = collector.collect(store, found, artifacts_destination=artifacts_destination,
+                                        tracking_uri=tracking_uri, dry_run=dry_run,
+                                        batch_runs=batch_runs, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        if vacuum and not dry_run:
+            summary.reclaimed = collector.reclaim_space(store)
+    finally:
+        store.close()
+    if as_json:
+        data = summary.as_dict()
+        if dry_run:
+            data["run_ids"] = [r.run_id for r in found.runs]
+            data["experiment_ids"] = [e.experiment_id for e in found.experiments]
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(collector.format_summary(summary, found, verbose=not quiet and dry_run))
+    if summary.kept:
+        sys.exit(1)

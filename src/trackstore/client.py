@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import asynclog
-from .artifacts import FileInfo, LocalArtifactRepository, artifact_repository
+from .artifacts import ArtifactRepository, FileInfo, artifact_repository, resolve_proxied_uri
 from .asynclog import RunOperations
 from .entities import (
     DatasetInput,
@@ -248,30 +248,36 @@ class TrackingClient:
 
     # -- artifacts --------------------------------------------------------------------------
 
-    def _artifacts(self, run_id: str) -> LocalArtifactRepository:
+    def _artifacts(self, run_id: str) -> ArtifactRepository:
+        """The run's artifact repository; an ``mlflow-artifacts:`` location is the artifact
+        proxy of this client's tracking server."""
         uri = self.get_run(run_id).info.artifact_uri
         if not uri:
             raise TrackstoreError(f"Run '{run_id}' has no artifact location",
                                   INVALID_PARAMETER_VALUE)
-        return artifact_repository(uri)
+        return artifact_repository(resolve_proxied_uri(uri, self._tracking_uri))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts (under *artifact_path*)."""
-        self._artifacts(run_id).log_artifact(local_path, artifact_path)
+        with self._artifacts(run_id) as repository:
+            repository.log_artifact(local_path, artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str,
                       artifact_path: str | None = None) -> None:
         """Copy a local directory's content into the run's artifacts."""
-        self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+        with self._artifacts(run_id) as repository:
+            repository.log_artifacts(local_dir, artifact_path)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The run's artifacts directly under *path* (the root by default)."""
-        return self._artifacts(run_id).list_artifacts(path)
+        with self._artifacts(run_id) as repository:
+            return repository.list_artifacts(path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """Copy an artifact file or directory of the run to *dst_path* (a new temporary
         directory by default); returns the local path."""
-        return self._artifacts(run_id).download_artifacts(path, dst_path)
+        with self._artifacts(run_id) as repository:
+            return repository.download_artifacts(path, dst_path)
 
     # -- metric history ---------------------------------------------------------------------
 

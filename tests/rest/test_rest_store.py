@@ -257,12 +257,13 @@ def test_a_path_prefix_in_the_uri_prefixes_every_endpoint(serve: Serve) -> None:
     assert server.seen[0].path == f"/team/mlflow{API}/runs/delete"
 
 
-@pytest.mark.parametrize("call", ["deleted_run_ids", "hard_delete_run",
-                                  "hard_delete_experiment"])
+@pytest.mark.parametrize("call", ["deleted_run_ids", "gc_runs", "hard_delete_run",
+                                  "hard_delete_runs", "hard_delete_experiment"])
 def test_permanent_deletion_is_not_part_of_the_protocol(serve: Serve, call: str) -> None:
     server = serve(answering({}))
     store = RestStore(server.url)
-    args = () if call == "deleted_run_ids" else (RUN_ID,)
+    args = {"deleted_run_ids": (), "gc_runs": (), "hard_delete_runs": ([RUN_ID],)}.get(
+        call, (RUN_ID,))
     with pytest.raises(TrackstoreError) as e:
         getattr(store, call)(*args)
     assert e.value.error_code == "NOT_IMPLEMENTED"

@@ -6,7 +6,8 @@ work (a write, one run) runs on the event loop, as in a sync worker; reads whose
 with the data (searches, histories) run on a small thread pool, so that they never stall
 the worker's other connections (see ``handlers.SCANS`` for the measurement). Errors become
 MLflow's JSON error bodies with MLflow's HTTP statuses; nothing else (no stack trace) ever
-reaches a client.
+reaches a client. The artifact proxy's paths (:mod:`.artifacts`) are the exception to the
+first rules: routed by prefix, their bodies stream to disk and their files back, uncapped.
 
 The application is an ASGI 3 application (lifespan and HTTP), and its decisions
 (:meth:`TrackingApp.prepare`, :meth:`TrackingApp.call`, :meth:`TrackingApp.failure`) are
@@ -26,7 +27,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import wire
 from .._version import __version__
@@ -46,6 +47,9 @@ from ..store.base import AbstractStore
 from .auth import Authenticator
 from .handlers import SCANS, Args, Handler, Result, routes
 from .imports import IMPORT_ROUTES
+
+if TYPE_CHECKING:
+    from .artifacts import ArtifactCall
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -67,6 +71,8 @@ class ServerConfig:
 
     backend_store_uri: str
     default_artifact_root: str | None = None
+    #: The directory the artifact proxy serves (absolute); None: artifacts are not served.
+    artifacts_destination: str | None = None
     static_prefix: str = ""
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     threads: int = 8
@@ -172,7 +178,10 @@ class TrackingApp:
         self.config = config
         self._store = store
         self._owns_store = store is None
-        self._routes = routes()
+        self._routes = routes(artifact_serving=config.artifacts_destination is not None)
+        from .artifacts import ArtifactProxy  # (it imports this module)
+
+        self._artifacts = ArtifactProxy(config.artifacts_destination)
         self._prefix = config.static_prefix.rstrip("/")
         self._executor: ThreadPoolExecutor | None = None
         self._threaded = frozenset((*SCANS, *IMPORT_ROUTES.values()))
@@ -259,9 +268,11 @@ class TrackingApp:
 
     # -- the decisions, shared by the ASGI interface and trackstore's HTTP protocol ----------
 
-    def prepare(self, method: str, path: str, headers: dict[bytes, bytes]) -> Handler | Reply:
+    def prepare(self, method: str, path: str,
+                headers: dict[bytes, bytes]) -> Handler | Reply | ArtifactCall:
         """What the request line and headers decide: the handler to run, or the answer
-        (``/health``, ``/version``, 401, 404, 405, a refused ``Content-Type``)."""
+        (``/health``, ``/version``, 401, 404, 405, a refused ``Content-Type``), or an artifact
+        proxy call (:mod:`.artifacts`: its body and answer stream)."""
         if self._prefix:
             if not path.startswith(self._prefix + "/"):
                 return _error_reply(TrackstoreError(f"No endpoint {method} {path}",
@@ -280,6 +291,9 @@ class TrackingApp:
             return _VERSION
         methods = self._routes.get(path)
         if methods is None:
+            artifacts = self._artifacts.prepare(method, path)
+            if artifacts is not None:
+                return artifacts
             return _error_reply(TrackstoreError(f"No endpoint {method} {path}",
                                                 ENDPOINT_NOT_FOUND), 404)
         handler = methods.get(method)
@@ -336,6 +350,10 @@ class TrackingApp:
         outcome = self.prepare(method, path, headers)
         if isinstance(outcome, Reply):
             return await self._send_reply(send, outcome)
+        if not callable(outcome):  # an artifact proxy call
+            from .artifacts import serve_asgi
+
+            return await serve_asgi(self, outcome, scope, receive, send)
         handler = outcome
         try:
             body = await self._read_body(method, headers, receive)

@@ -12,6 +12,7 @@ present, not null and not ``""``, with MLflow's message; types follow protobuf's
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -363,8 +364,10 @@ def get_metric_history_bulk(store: AbstractStore, args: Args) -> Result:
 
 # -- server ----------------------------------------------------------------------------------------
 
-def server_info(store: AbstractStore, args: Args) -> Result:
-    return {"store_type": type(store).__name__, "artifact_serving_enabled": False,
+def server_info(store: AbstractStore, args: Args, *, artifact_serving: bool = False) -> Result:
+    # Multipart uploads and presigned downloads need a cloud artifact destination: the proxy
+    # of a local one (server/artifacts.py) has neither, and MLflow's client then does without.
+    return {"store_type": type(store).__name__, "artifact_serving_enabled": artifact_serving,
             "artifacts_presigned_only": False, "multipart_uploads_enabled": False,
             "multipart_downloads_enabled": False, "workspaces_enabled": False,
             "trace_archival_enabled": False, "server": "trackstore", "version": __version__}
@@ -411,15 +414,17 @@ SCANS: tuple[Handler, ...] = (search_experiments, search_runs, get_metric_histor
                               get_metric_history_bulk_interval, get_metric_history_bulk)
 
 
-def routes() -> dict[str, dict[str, Handler]]:
-    """Every path the server answers, each with its methods (``/health`` etc. are the app's)."""
+def routes(artifact_serving: bool = False) -> dict[str, dict[str, Handler]]:
+    """Every path the server answers, each with its methods (``/health`` etc. are the app's,
+    the artifact proxy's paths are routed by :mod:`.artifacts`)."""
     table: dict[str, dict[str, Handler]] = {}
     for methods, path, handler in TRACKING:
         for prefix in (API, AJAX):
             table.setdefault(prefix + path, {}).update(dict.fromkeys(methods, handler))
     table[AJAX + "/metrics/get-history-bulk"] = {"GET": get_metric_history_bulk}
     for prefix in ("/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
-        table[prefix + "/server-info"] = {"GET": server_info}
+        table[prefix + "/server-info"] = {"GET": functools.partial(
+            server_info, artifact_serving=artifact_serving)}
     from .imports import IMPORT_ROUTES
 
     for path, handler in IMPORT_ROUTES.items():

@@ -21,7 +21,10 @@ Behaviour:
   within :data:`REQUEST_READ_SECONDS` of its first byte (408: a stalled or deliberately
   slow client does not hold a connection forever); a request over a limit is answered and
   its connection closed. A request that does not parse gets 400 and
-  the connection is closed.
+  the connection is closed. An artifact upload (:mod:`.artifacts`) streams to disk instead,
+  without the body cap, reading paused while the disk lags behind; it may last as long as
+  its bytes keep coming (408 after :data:`REQUEST_READ_SECONDS` without one).
+* Artifact downloads are sent a chunk at a time with the same flow control as history pages.
 * Bounded handlers run inline on the event loop, scans on the application's threads;
   history pages are sent as a chunked body, each page read on a thread, with the
   transport's flow control (a slow reader pauses the reads of the next pages).
@@ -36,6 +39,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import sys
 import time
 import urllib.parse
 from collections import deque
@@ -47,6 +51,7 @@ from typing import Any, NamedTuple, NoReturn
 import httptools
 
 from .app import TEXT, Reply, TrackingApp, too_large
+from .artifacts import ArtifactCall, Download, Upload
 from .handlers import Handler
 
 log = logging.getLogger("trackstore.server")
@@ -66,9 +71,10 @@ class _Request(NamedTuple):
     query: bytes
     body: bytes
     keep_alive: bool
-    outcome: Handler | Reply
+    outcome: Handler | Reply | ArtifactCall
     started: float
     client: str  # for the access log
+    upload: Upload | None  # where an artifact upload's body went
 
 
 class _Reject(Exception):
@@ -185,7 +191,9 @@ class TrackingHttp(asyncio.Protocol):
         self.body_bytes = 0
         self.limit = 0
         self.keep_body = False
-        self.outcome: Handler | Reply | None = None
+        self.outcome: Handler | Reply | ArtifactCall | None = None
+        self.upload: Upload | None = None  # an artifact upload's body goes there, not to memory
+        self.upload_pauses = 0  # uploads whose bodies wait for the disk: reading stopped
         self.started = 0.0
 
     # -- the connection ----------------------------------------------------------------------
@@ -205,6 +213,10 @@ class TrackingHttp(asyncio.Protocol):
             self.read_timer = None
         if self.writable is not None:
             self.writable.set()  # a page waiting to be written finds the connection gone
+        for upload in (self.upload, *(request.upload for request in self.queue)):
+            if upload is not None:  # never to be answered: nothing of it may stay
+                upload.abort()
+        self.upload = None
         self.queue.clear()
 
     def eof_received(self) -> bool | None:
@@ -254,6 +266,7 @@ class TrackingHttp(asyncio.Protocol):
         self.body = []
         self.body_bytes = 0
         self.outcome = None
+        self.upload = None
         self.started = time.perf_counter()
 
     def on_url(self, url: bytes) -> None:
@@ -278,12 +291,17 @@ class TrackingHttp(asyncio.Protocol):
             path = urllib.parse.unquote(path)
         self.method, self.path, self.query = method, path, url.query or b""
         outcome = self.outcome = self.app.prepare(method, path, self.headers)
-        self.keep_body = self.app.reads_body(method) and not isinstance(outcome, Reply)
-        try:
-            self.limit = self.app.body_limit(self.headers.get(b"content-length"))
-        except Exception as exc:  # declared over the limit: refused before it is sent
-            self._reject(outcome if isinstance(outcome, Reply)
-                         else self.app.failure(exc, method, path))
+        self.keep_body = self.app.reads_body(method) and callable(outcome)
+        if isinstance(outcome, ArtifactCall):
+            self.upload = outcome.start_upload(self.loop, self.app.pool(), self._upload_backlog)
+        if self.upload is not None:
+            self.limit = sys.maxsize  # streamed to disk: no --max-request-bytes (see .artifacts)
+        else:
+            try:
+                self.limit = self.app.body_limit(self.headers.get(b"content-length"))
+            except Exception as exc:  # declared over the limit: refused before it is sent
+                self._reject(outcome if isinstance(outcome, Reply)
+                             else self.app.failure(exc, method, path))
         announced = (self.headers.get(b"content-length", b"0") != b"0"
                      or b"transfer-encoding" in self.headers)
         if announced and self.headers.get(b"expect", b"").lower() == b"100-continue":
@@ -302,6 +320,10 @@ class TrackingHttp(asyncio.Protocol):
                                           self.method, self.path))
         if self.keep_body:
             self.body.append(body)
+        elif self.upload is not None:
+            self.upload.feed(body)
+            if self.upload.error is not None:  # answered now, not after the whole body
+                self._reject(self.app.failure(self.upload.error, self.method, self.path))
 
     def on_message_complete(self) -> None:
         self.reading = False
@@ -316,8 +338,10 @@ class TrackingHttp(asyncio.Protocol):
             client = self.proxies.client(self.peer, self.headers.get(b"x-forwarded-for"))
         request = _Request(self.method, self.path, self.query,
                            b"".join(self.body) if self.body else b"",
-                           self.parser.should_keep_alive(), self.outcome, self.started, client)
+                           self.parser.should_keep_alive(), self.outcome, self.started, client,
+                           self.upload)
         self.body = []
+        self.upload = None
         if self.busy or self.queue:
             self.queue.append(request)
             if not self.read_paused:  # the client waits for the answers in order
@@ -326,6 +350,15 @@ class TrackingHttp(asyncio.Protocol):
                 self.transport.pause_reading()
             return
         self._serve(request)
+
+    def _upload_backlog(self, backlog: bool) -> None:
+        """An upload's body waits for the disk (True: stop reading) or no longer (False)."""
+        assert self.transport is not None
+        self.upload_pauses += 1 if backlog else -1
+        if backlog and self.upload_pauses == 1:
+            self.transport.pause_reading()
+        elif not backlog and not self.upload_pauses and not self.read_paused:
+            self.transport.resume_reading()  # (queued requests keep reading paused themselves)
 
     def _reject(self, reply: Reply) -> NoReturn:
         """Refuse the request being read: *reply* is sent and the connection closed."""
@@ -338,6 +371,9 @@ class TrackingHttp(asyncio.Protocol):
         outcome = request.outcome
         if isinstance(outcome, Reply):
             self._answer(request, outcome)
+            return
+        if isinstance(outcome, ArtifactCall):
+            self._start(self._serve_artifact(request, outcome))
             return
         app = self.app
         if app.threaded(outcome):
@@ -374,6 +410,44 @@ class TrackingHttp(asyncio.Protocol):
             self._answer(request, Reply(200, result))
         else:
             self._start(self._stream(request, result))
+
+    async def _serve_artifact(self, request: _Request, call: ArtifactCall) -> None:
+        answer = await call.answer(self.app, request.query, request.upload)
+        if isinstance(answer, Reply):
+            self._answer(request, answer)
+            return
+        status = 499
+        try:
+            status = await self._send_file(request, answer)
+        finally:
+            answer.close()
+            if status != 200 or self.transport.is_closing():
+                self.closing = True
+            self._done(request, status)
+
+    async def _send_file(self, request: _Request, download: Download) -> int:
+        """Write a file's answer (its length known), a chunk at a time, each read on a thread,
+        with the transport's flow control; the status for the access log."""
+        transport = self.transport
+        if transport.is_closing():
+            return 499
+        transport.write(self._head(request, 200, download.content_type, download.headers,
+                                   download.size))
+        if request.method == "HEAD":
+            return 200
+        while data := await self.loop.run_in_executor(self.app.pool(), download.read):
+            transport.write(data)
+            if self.writable is not None and not self.writable.is_set():
+                await self.writable.wait()
+            if transport.is_closing():
+                return 499
+        if download.remaining:
+            # The length is sent: the only honest signal left is to cut the body short.
+            log.error("%s %s: the file shrank while it was sent (%d of %d bytes missing)",
+                      request.method, request.path, download.remaining, download.size)
+            transport.close()
+            return 500
+        return 200
 
     def _head(self, request: _Request | None, status: int, content_type: bytes,
               extra: tuple[tuple[bytes, bytes], ...], length: int | None) -> bytearray:
@@ -474,7 +548,8 @@ class TrackingHttp(asyncio.Protocol):
             return
         if self.read_paused:
             self.read_paused = False
-            transport.resume_reading()
+            if not self.upload_pauses:
+                transport.resume_reading()
         self._cancel_timer()
         self.timer = self.loop.call_later(self.keep_alive_seconds, self._idle_timeout)
 
@@ -494,8 +569,15 @@ class TrackingHttp(asyncio.Protocol):
         """A request begun :data:`REQUEST_READ_SECONDS` ago is still not complete (a stalled
         or deliberately slow client): 408, and the connection is closed."""
         self.read_timer = None
-        if self.reading:
-            self._refuse(_text_reply(408, "Request not received in time."))
+        if not self.reading:
+            return
+        upload = self.upload
+        if upload is not None and self.loop.time() - upload.last_progress < REQUEST_READ_SECONDS:
+            # An artifact upload may take as long as it needs while its bytes keep coming.
+            self.read_timer = self.loop.call_at(upload.last_progress + REQUEST_READ_SECONDS,
+                                                self._read_timeout)
+            return
+        self._refuse(_text_reply(408, "Request not received in time."))
 
     def _idle_timeout(self) -> None:
         self.timer = None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import compress, pairwise, starmap
 from math import isnan
+from typing import NamedTuple
 
 from .._pointq import PointRow
 from ..asynclog import AsyncLogger, RunOperations
@@ -24,6 +25,7 @@ from ..entities import (
     DatasetInput,
     Experiment,
     ExperimentTag,
+    LifecycleStage,
     LoggedModelInput,
     Metric,
     MetricHistory,
@@ -36,7 +38,12 @@ from ..entities import (
     ViewType,
     now_ms,
 )
-from ..exceptions import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, TrackstoreError
+from ..exceptions import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackstoreError,
+)
 from ..validation import (
     API_DOCS_HINT,
     MAX_ENTITIES_PER_BATCH,
@@ -73,6 +80,23 @@ HISTORY_BULK_MAX_RESULTS = 25000
 #: How many points of the runs' columns ``get_metric_history_bulk_interval`` keeps between
 #: its two passes (~24 MB); the histories of runs beyond it are read again instead.
 _RETAINED_POINTS = 1_000_000
+
+
+class GcRun(NamedTuple):
+    """A run as garbage collection sees it: enough to decide and to find its artifacts."""
+
+    run_id: str
+    experiment_id: str
+    lifecycle_stage: str
+    #: When it was deleted (ms); None for an active run, or one deleted by an MLflow too old
+    #: to record the time.
+    deleted_time: int | None
+    artifact_uri: str
+
+
+def not_deleted(run_id: str) -> TrackstoreError:
+    return TrackstoreError(f"Run {run_id} is not deleted; only deleted runs can be removed "
+                           "permanently (delete it first)", INVALID_PARAMETER_VALUE)
 
 
 @lru_cache(maxsize=4096)
@@ -550,16 +574,47 @@ class AbstractStore(abc.ABC):
     # -- permanent deletion (used by gc) ------------------------------------------------------
 
     @abc.abstractmethod
-    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
-        """Ids of deleted runs whose deletion is at least *older_than_ms* old."""
+    def gc_runs(self, run_ids: Sequence[str] | None = None,
+                experiment_ids: Sequence[str] | None = None) -> list[GcRun]:
+        """The runs named by *run_ids* (those that exist, in any stage), or every run of
+        *experiment_ids* (in any stage), or, given neither, every deleted run."""
 
     @abc.abstractmethod
-    def hard_delete_run(self, run_id: str) -> None:
-        """Remove a deleted run and everything stored for it, for good."""
+    def hard_delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove deleted runs and everything stored for them, for good (set-based: a few
+        statements per chunk of runs, not per run); how many were removed.
+
+        A run that no longer exists is skipped (a repeated or resumed collection is not an
+        error); a run that is not deleted stops the call with ``INVALID_PARAMETER_VALUE``
+        before its chunk is touched.
+        """
 
     @abc.abstractmethod
     def hard_delete_experiment(self, experiment_id: str) -> None:
-        """Remove a deleted experiment and everything stored for it, for good."""
+        """Remove a deleted experiment and everything stored for it (its runs included),
+        for good."""
+
+    def finish_interrupted_gc(self) -> int:
+        """Finish what a garbage collection killed half-way left outside the store's own
+        transactions (the file store's folders); how many it removed. Nothing to do here."""
+        return 0
+
+    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
+        """Ids of deleted runs whose deletion is at least *older_than_ms* old (a run deleted
+        without a recorded time counts as old enough, whatever the backend)."""
+        cutoff = now_ms() - older_than_ms
+        return [r.run_id for r in self.gc_runs()
+                if r.deleted_time is None or r.deleted_time <= cutoff]
+
+    def hard_delete_run(self, run_id: str) -> None:
+        """Remove one deleted run for good (see :meth:`hard_delete_runs`)."""
+        run_id = _checked_run_id(run_id)
+        found = self.gc_runs(run_ids=[run_id])
+        if not found:
+            raise TrackstoreError(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+        if found[0].lifecycle_stage != LifecycleStage.DELETED:
+            raise not_deleted(run_id)
+        self.hard_delete_runs([run_id])
 
     def close(self) -> None:
         """Store what was logged asynchronously, then release what the store holds open

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
+from .._progress import TerminalLine, bar, clock, human
 from ..exceptions import (
     INVALID_PARAMETER_VALUE,
     TEMPORARILY_UNAVAILABLE,
@@ -153,43 +154,16 @@ def _writer(dest: str, source: Source, report: Problem, batch_points: int) -> tu
         "into its database or directory instead", INVALID_PARAMETER_VALUE)
 
 
-class ProgressBar:
+class ProgressBar(TerminalLine):
     """Runs, points, rate and ETA on one terminal line, redrawn in place."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self._width = 0
 
     def __call__(self, s: ImportSummary) -> None:
         done = s.runs_imported + s.runs_unchanged + s.runs_skipped
         rate = s.points / s.seconds if s.seconds > 0 else 0.0
         runs_rate = done / s.seconds if s.seconds > 0 else 0.0
         eta = (s.runs_total - done) / runs_rate if runs_rate > 0 else 0.0
-        pct = 100.0 * done / s.runs_total if s.runs_total else 100.0
-        filled = int(pct / 5)
-        line = (f"[{'#' * filled}{'.' * (20 - filled)}] {pct:5.1f}%  runs {done}/{s.runs_total}"
-                f"  points {_human(s.points)}  {_human(rate)} pts/s  ETA {_clock(eta)}")
-        pad = max(0, self._width - len(line))
-        self._width = len(line)
-        self.stream.write("\r" + line + " " * pad)
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._width:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _human(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f}{unit}"
-    return f"{n:.0f}"
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        self.draw(f"{bar(done, s.runs_total)}  runs {done}/{s.runs_total}"
+                  f"  points {human(s.points)}  {human(rate)} pts/s  ETA {clock(eta)}")
 
 
 def run_import(source_spec: str, dest_spec: str, *, strict: bool = False, full: bool = False,

@@ -29,6 +29,7 @@ import threading
 import time
 
 from ...exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+from .cache import under_any
 from .layout import key_path
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -106,10 +107,12 @@ class MetricAppender:
             os.close(self._fds.pop(oldest))
         return fd
 
-    def forget(self, prefix: str) -> None:
-        """Close the descriptors of files under *prefix* (a run or experiment moved or gone)."""
+    def forget(self, *prefixes: str) -> None:
+        """Close the descriptors of files under *prefixes* (runs or experiments moved or
+        gone; folders, each ending with a separator)."""
+        inside = under_any(prefixes)
         with self._lock:
-            for name in [n for n in self._fds if n[0].startswith(prefix)]:
+            for name in [n for n in self._fds if inside(n[0] + os.sep)]:
                 os.close(self._fds.pop(name))
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from ...entities import (
     Experiment,
@@ -23,6 +24,7 @@ from ...exceptions import (
 from ...search import search_experiments as _search_experiments
 from ...validation import validate_experiment_id
 from ..base import name_taken
+from .index import RunIndex
 from .layout import (
     META,
     RESERVED_ROOT_FOLDERS,
@@ -30,6 +32,7 @@ from .layout import (
     key_path,
     list_dirs,
     new_experiment_id,
+    remove_tree,
     write_atomic,
 )
 from .meta import (
@@ -55,8 +58,10 @@ class ExperimentsMixin:
     _report: Callable[[str, str], None]
     _reader: RunReader
     _summaries: Summaries
+    _index: RunIndex
     _set_runs_stage: Callable[[str, str, str, int | None], None]
     _forget_dir: Callable[[str], None]
+    _journal: Callable[[list[str]], AbstractContextManager[None]]
 
     # -- locating and reading -----------------------------------------------------------------
 
@@ -273,8 +278,6 @@ class ExperimentsMixin:
                 RESOURCE_DOES_NOT_EXIST) from None
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
-        import shutil
-
         experiment_id = validate_experiment_id(experiment_id)
         path = self._experiment_dir(experiment_id, ViewType.DELETED_ONLY)
         if path is None:
@@ -285,6 +288,8 @@ class ExperimentsMixin:
             raise TrackstoreError(f"Could not find deleted experiment with ID {experiment_id}",
                                   RESOURCE_DOES_NOT_EXIST)
         self._forget_dir(path)
-        shutil.rmtree(path)
+        self._index.purge(set(list_dirs(path)))  # the side files first (see hard_delete_runs)
         self._summaries.remove(experiment_id)
+        with self._journal([path]):
+            remove_tree(path)  # its meta.yaml last: an interrupted removal is done again by gc
 

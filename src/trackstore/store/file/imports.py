@@ -39,7 +39,7 @@ from .layout import (
     read_bytes,
     write_atomic,
 )
-from .meta import BadMeta, dump_meta, load_meta, run_meta
+from .meta import BadMeta, append_to_uri, dump_meta, load_meta, run_meta
 from .reading import read_one
 from .store import write_inputs
 
@@ -155,7 +155,7 @@ class FileImportWriter:
         os.makedirs(path, exist_ok=True)
         for k, v in rec.tags.items():
             store._write_experiment_tag(path, ExperimentTag(k, v))
-        location = rec.artifact_location or f"{store.artifact_root_uri}/{experiment_id}"
+        location = rec.artifact_location or append_to_uri(store.artifact_root_uri, experiment_id)
         experiment = Experiment(experiment_id, name, location, rec.lifecycle_stage,
                                 creation_time=rec.creation_time,
                                 last_update_time=rec.last_update_time)

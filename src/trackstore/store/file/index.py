@@ -59,6 +59,35 @@ class RunIndex:
     def forget(self, run_id: str) -> None:
         self._map.pop(run_id, None)
 
+    def purge(self, run_ids: set[str]) -> None:
+        """Forget *run_ids* and rewrite the file without their lines (runs removed for good:
+        the index must not keep naming them). The new file replaces the old one atomically;
+        a line another process appends to the old one meanwhile is lost, which the index
+        tolerates (the run is found by probing, and remembered again)."""
+        from .layout import write_atomic
+
+        for run_id in run_ids:
+            self._map.pop(run_id, None)
+        with self._lock:
+            try:
+                with open(self._path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                return
+            end = data.rfind(b"\n") + 1
+            kept = [line for line in data[:end].split(b"\n")[:-1]
+                    if line.split(b" ", 1)[0].decode("ascii", "replace") not in run_ids]
+            if len(kept) == data[:end].count(b"\n"):
+                return
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            try:
+                write_atomic(self._path, b"".join(line + b"\n" for line in kept), fsync=False)
+            except OSError:
+                return  # a read-only tree: only this process forgets them
+            self._loaded_size = 0
+
     def _refresh(self) -> None:
         """Read what other processes appended since we last looked."""
         with self._lock:

@@ -36,6 +36,9 @@ INPUTS = "inputs"
 DATASETS = "datasets"
 DEFAULT_EXPERIMENT_ID = "0"
 RUN_INDEX = ".trackstore-run-index"
+#: ``<root>/.trackstore-gc-<pid>-<token>``: the folders a gc process is removing (see
+#: ``FileStore.finish_interrupted_gc``).
+GC_JOURNAL = ".trackstore-gc-"
 #: Sub-directories of an experiment that are not runs.
 RESERVED_EXPERIMENT_FOLDERS = frozenset({"tags", "datasets", "traces", "models"})
 #: Top-level directories that are not experiments (the file model registry lives in models/).
@@ -213,3 +216,60 @@ def key_path(folder: str, key: str) -> str:
     """The file of *key* under *folder* (the key is already validated: no ``..``, no ``/``
     at either end)."""
     return os.path.join(folder, *key.split("/"))
+
+
+def remove_tree(path: str) -> None:
+    """Remove the run or experiment directory *path* for good, its ``meta.yaml`` last.
+
+    Until that file goes, the directory is still the deleted run (or experiment) it was, so
+    a removal interrupted half-way (a crash, a kill) is simply done again by the next
+    ``gc``; after it, only the empty directory is left for a moment, which no reader takes
+    for a run. A path already gone is not an error.
+    """
+    import shutil
+
+    meta = os.path.join(path, META)
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        child = os.path.join(path, name)
+        if child == meta:
+            continue
+        if os.path.isdir(child) and not os.path.islink(child):
+            try:
+                shutil.rmtree(child)
+            except FileNotFoundError:  # something in it vanished meanwhile: finish the rest
+                if os.path.lexists(child):
+                    shutil.rmtree(child)
+        else:
+            _unlink_quietly(child)
+    _unlink_quietly(meta)
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no process *pid* runs (on this machine) any more."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, owned by someone else
+        return False
+    return False
+
+
+def stale_temp_pid(name: str) -> int | None:
+    """The writer's pid of a temporary file this module names (``.<name>.<pid>.<hex>.tmp``),
+    or None for any other name."""
+    parts = name.split(".")
+    if len(parts) >= 5 and name.startswith(".") and parts[-1] == "tmp" and parts[-3].isdigit():
+        return int(parts[-3])
+    return None

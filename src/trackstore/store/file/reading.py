@@ -109,9 +109,9 @@ class RunReader:
         self.infos = self._infos
         self.latest_points = self._latest.files
 
-    def forget(self, prefix: str) -> None:
-        self._latest.forget(prefix)
-        self._infos.forget(prefix)
+    def forget(self, *prefixes: str) -> None:
+        self._latest.forget(*prefixes)
+        self._infos.forget(*prefixes)
 
     # -- run info -------------------------------------------------------------------------------
 

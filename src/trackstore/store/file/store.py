@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,8 @@ from ...exceptions import (
     TrackstoreError,
 )
 from ...search import create_page_token, parse_page_token, search_runs
-from ...validation import validate_experiment_id
-from ..base import RUN_NAME_TAG, AbstractStore
+from ...validation import validate_experiment_id, validate_run_id
+from ..base import RUN_NAME_TAG, AbstractStore, GcRun, not_deleted
 from ..naming import random_run_name
 from .appender import MetricAppender
 from .cache import signature
@@ -52,6 +53,7 @@ from .index import RunIndex
 from .layout import (
     ARTIFACTS,
     DATASETS,
+    GC_JOURNAL,
     INPUTS,
     META,
     METRICS,
@@ -64,7 +66,10 @@ from .layout import (
     key_path,
     list_dirs,
     new_run_id,
+    process_gone,
     read_bytes,
+    remove_tree,
+    stale_temp_pid,
     write_atomic,
 )
 from .meta import (
@@ -549,15 +554,44 @@ class FileStore(ExperimentsMixin, AbstractStore):
 
     # -- permanent deletion --------------------------------------------------------------------
 
-    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
-        now = now_ms()
-        found = []
-        for experiment_id, experiment_dir in self._experiment_ids(ViewType.ALL):
-            for record in self._run_records(experiment_id, experiment_dir, ViewType.DELETED_ONLY):
-                deleted = self._runs_meta_deleted_time(record.run_dir)
-                if deleted is None or now - deleted >= older_than_ms:
-                    found.append(record.info.run_id)
+    def gc_runs(self, run_ids: Sequence[str] | None = None,
+                experiment_ids: Sequence[str] | None = None) -> list[GcRun]:
+        found: list[GcRun] = []
+        if run_ids is not None:
+            for run_id in dict.fromkeys(run_ids):
+                located = self._locate_run(run_id) if _valid(validate_run_id, run_id) else None
+                if located is not None:
+                    info = self._run_state(run_id).info
+                    found.append(self._gc_run(info, located[0]))
+            return found
+        if experiment_ids is not None:
+            dirs = []
+            for experiment_id in dict.fromkeys(experiment_ids):
+                path = (self._experiment_dir(experiment_id)
+                        if _valid(validate_experiment_id, experiment_id) else None)
+                if path is not None:
+                    dirs.append((experiment_id, path))
+            view = ViewType.ALL
+        else:
+            dirs, view = self._experiment_ids(ViewType.ALL), ViewType.DELETED_ONLY
+        for experiment_id, experiment_dir in dirs:
+            for record in self._run_records(experiment_id, experiment_dir, view):
+                found.append(self._gc_run(record.info, record.run_dir))
         return found
+
+    def _gc_run(self, info: RunInfo, run_dir: str) -> GcRun:
+        deleted_time = (self._runs_meta_deleted_time(run_dir)
+                        if info.lifecycle_stage == LifecycleStage.DELETED else None)
+        artifact_uri = info.artifact_uri or ""
+        if os.path.dirname(os.path.dirname(run_dir)) == self.trash_folder:
+            # A deleted experiment's folder moved to .trash with its runs, and with their
+            # artifacts where they were in MLflow's default place, inside the run's folder.
+            default = os.path.join(self.root_directory, info.experiment_id, info.run_id,
+                                   ARTIFACTS)
+            if os.path.abspath(file_uri_to_path(artifact_uri)) == default:
+                artifact_uri = path_to_file_uri(os.path.join(run_dir, ARTIFACTS))
+        return GcRun(info.run_id, info.experiment_id, info.lifecycle_stage, deleted_time,
+                     artifact_uri)
 
     def _runs_meta_deleted_time(self, run_dir: str) -> int | None:
         try:
@@ -566,21 +600,106 @@ class FileStore(ExperimentsMixin, AbstractStore):
             return None
         return int(value) if isinstance(value, int) else None
 
-    def hard_delete_run(self, run_id: str) -> None:
+    def hard_delete_runs(self, run_ids: Sequence[str]) -> int:
         from ..base import checked_run_id
 
-        state = self._run_state(checked_run_id(run_id))
-        if state.info.lifecycle_stage != LifecycleStage.DELETED:
-            raise TrackstoreError(f"Run {run_id} is not deleted; only deleted runs can be "
-                                  "removed permanently", INVALID_PARAMETER_VALUE)
-        self._drop_run(run_id, state)
-        self._index.forget(run_id)
-        shutil.rmtree(state.run_dir)
+        doomed = []
+        for run_id in dict.fromkeys(checked_run_id(r) for r in run_ids):
+            if self._locate_run(run_id) is None:
+                continue  # already gone
+            state = self._run_state(run_id)
+            if state.info.lifecycle_stage != LifecycleStage.DELETED:
+                raise not_deleted(run_id)
+            doomed.append((run_id, state))
+        if not doomed:
+            return 0
+        prefixes = tuple(state.run_dir + os.sep for _, state in doomed)
+        for run_id, _ in doomed:
+            self._runs.pop(run_id, None)
+        self._appender.forget(*prefixes)
+        self._reader.forget(*prefixes)
+        # The side files first: killed after this, gc leaves deleted runs (the next gc removes
+        # them), never an index line or a summary naming a run that is gone.
+        self._index.purge({run_id for run_id, _ in doomed})
+        for experiment_id in {state.info.experiment_id for _, state in doomed}:
+            self._summaries.remove(experiment_id)  # it names the runs; the next search rebuilds it
+        with self._journal([state.run_dir for _, state in doomed]):
+            for _, state in doomed:
+                remove_tree(state.run_dir)
+        return len(doomed)
+
+    @contextmanager
+    def _journal(self, folders: list[str]) -> Iterator[None]:
+        """Record *folders* while they are removed: a removal killed between a folder's
+        ``meta.yaml`` and the folder itself would leave an empty folder no reader notices,
+        which the next gc removes from this record (:meth:`finish_interrupted_gc`)."""
+        path = os.path.join(self.root_directory,
+                            f"{GC_JOURNAL}{os.getpid()}-{secrets.token_hex(4)}")
+        lines = [os.path.relpath(f, self.root_directory) for f in folders]
+        write_atomic(path, "\n".join(lines).encode("utf-8"), fsync=False)
+        yield
+        os.unlink(path)
+
+    def finish_interrupted_gc(self) -> int:
+        """Finish what a gc process killed half-way left at the root: the folders of its
+        journal (those still a deleted run's or experiment's, or no longer anything's) and
+        the temporary files of side files it was rewriting. How many folders were removed."""
+        removed = 0
+        try:
+            names = os.listdir(self.root_directory)
+        except OSError:
+            return 0
+        for name in names:
+            path = os.path.join(self.root_directory, name)
+            if name.startswith(GC_JOURNAL):
+                pid = name[len(GC_JOURNAL):].split("-", 1)[0]
+                if not pid.isdigit() or not process_gone(int(pid)):
+                    continue
+                try:
+                    lines = read_bytes(path).decode("utf-8").splitlines()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                for line in lines:
+                    removed += self._finish_removal(line)
+                os.unlink(path)
+            else:
+                pid_of_temp = stale_temp_pid(name)
+                if pid_of_temp is not None and process_gone(pid_of_temp):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+        return removed
+
+    def _finish_removal(self, relative: str) -> int:
+        """Remove the journaled folder *relative* if it is still a deleted run's or
+        experiment's (or an empty leftover); 1 if something was removed."""
+        folder = os.path.normpath(os.path.join(self.root_directory, relative))
+        if os.path.dirname(folder) == self.root_directory or not folder.startswith(
+                self.root_directory + os.sep) or not os.path.isdir(folder):
+            return 0  # a journal names run folders and .trash/<experiment> only
+        try:
+            stage = load_meta(os.path.join(folder, META)).get("lifecycle_stage")
+        except (OSError, BadMeta):
+            stage = None  # no meta.yaml left: the interrupted removal's leftover
+        if stage == LifecycleStage.ACTIVE:
+            return 0  # restored since: not gc's any more
+        remove_tree(folder)
+        return 1
 
     def _release(self) -> None:
         self._appender.close()
         self._index.close()
         self._runs.clear()
+
+
+def _valid(check: Any, value: str) -> bool:
+    """Whether *value* passes *check* (an id that does not is one no run or experiment has)."""
+    try:
+        check(value)
+    except TrackstoreError:
+        return False
+    return True
 
 
 def write_inputs(run_dir: str, experiment_dir: str, run_id: str,

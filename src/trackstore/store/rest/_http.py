@@ -457,12 +457,15 @@ class HttpClient:
                 if not reused:
                     conn.connect()
                 stage = "send"
-                conn.request(method, target, body=body, headers=headers)
+                self._send(conn, method, target, body, headers)
                 stage = "receive"
                 raw = conn.getresponse()
-                data = raw.read()
+                data = self._receive(raw)
             except (OSError, http.client.HTTPException) as exc:
+                answer = self._answer_after_failed_send(conn) if stage == "send" else None
                 conn.close()
+                if answer is not None:
+                    return answer
                 if reused and (stage == "send" or (
                         retry_safe and stage == "receive" and isinstance(exc, _DROPPED))):
                     # The server closed this kept-alive connection while it sat idle: the
@@ -470,8 +473,25 @@ class HttpClient:
                     conn = route.pool.new()
                     continue
                 raise _AttemptFailed(exc, stage) from exc
+            except BaseException:
+                conn.close()  # in an unknown state: never back to the pool
+                raise
             route.pool.put(conn)
             return Response(raw.status, raw.reason, raw.headers, data)
+
+    # What an attempt sends and reads; a subclass streams files through these (the artifact
+    # repository), the connection handling and retry policy above staying the same.
+
+    def _send(self, conn: http.client.HTTPConnection, method: str, target: str,
+              body: bytes | None, headers: dict[str, str]) -> None:
+        conn.request(method, target, body=body, headers=headers)
+
+    def _receive(self, raw: http.client.HTTPResponse) -> bytes:
+        return raw.read()
+
+    def _answer_after_failed_send(self, conn: http.client.HTTPConnection) -> Response | None:
+        """An answer the server sent before it stopped reading the request (None: none)."""
+        return None
 
     def _unreachable(self, failed: _AttemptFailed, method: str, origin: Origin, target: str,
                      retries: int) -> TrackstoreError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ...entities import (
@@ -46,7 +46,7 @@ from ...wire import (
     run_from_json,
     run_info_from_json,
 )
-from ..base import AbstractStore
+from ..base import AbstractStore, GcRun
 from ..registry import uri_scheme
 from ._http import HttpClient, HttpSettings
 from .credentials import mlflow_credentials
@@ -71,7 +71,7 @@ class RestStore(AbstractStore):
     the store-factory signature only: the server decides where artifacts go. *sleep* waits
     between retries (injectable, so tests observe backoff and ``Retry-After`` without waiting).
 
-    Permanent deletion (:meth:`deleted_run_ids`, :meth:`hard_delete_run`,
+    Permanent deletion (:meth:`gc_runs`, :meth:`hard_delete_runs`,
     :meth:`hard_delete_experiment`) raises ``NOT_IMPLEMENTED``: MLflow's REST protocol has no
     such endpoints (``mlflow gc`` refuses HTTP URIs for the same reason), so garbage collection
     runs against the server's own backend store.
@@ -286,13 +286,14 @@ class RestStore(AbstractStore):
 
     # -- permanent deletion -----------------------------------------------------------------
 
-    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
+    def gc_runs(self, run_ids: Sequence[str] | None = None,
+                experiment_ids: Sequence[str] | None = None) -> list[GcRun]:
         """Not available over REST (see the class docstring)."""
         raise self._no_permanent_delete("listing deleted runs for garbage collection")
 
-    def hard_delete_run(self, run_id: str) -> None:
+    def hard_delete_runs(self, run_ids: Sequence[str]) -> int:
         """Not available over REST (see the class docstring)."""
-        raise self._no_permanent_delete("deleting a run permanently")
+        raise self._no_permanent_delete("deleting runs permanently")
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
         """Not available over REST (see the class docstring)."""

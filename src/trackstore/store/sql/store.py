@@ -88,7 +88,14 @@ from ...search import (
     validate_run_max_results,
 )
 from ...validation import validate_experiment_id
-from ..base import RUN_NAME_TAG, AbstractStore, checked_run_id, name_taken
+from ..base import (
+    RUN_NAME_TAG,
+    AbstractStore,
+    GcRun,
+    checked_run_id,
+    name_taken,
+    not_deleted,
+)
 from ..file.meta import append_to_uri, path_to_file_uri, resolve_local_uri
 from ..naming import random_run_name
 from . import schema as s
@@ -1076,15 +1083,26 @@ class SqlStore(AbstractStore):
             return conn.execute(sa.select(s.runs.c.deleted_time)
                                 .where(s.runs.c.run_uuid == run_id)).scalar()
 
-    def deleted_run_ids(self, older_than_ms: int = 0) -> list[str]:
+    def gc_runs(self, run_ids: Sequence[str] | None = None,
+                experiment_ids: Sequence[str] | None = None) -> list[GcRun]:
         r = s.runs
-        cutoff = now_ms() - older_than_ms
+        columns = sa.select(r.c.run_uuid, r.c.experiment_id, r.c.lifecycle_stage,
+                            r.c.deleted_time, r.c.artifact_uri)
+        if run_ids is not None:
+            statements = [columns.where(r.c.run_uuid.in_(list(chunk)))
+                          for chunk in _chunks(list(dict.fromkeys(run_ids)))]
+        elif experiment_ids is not None:
+            keys = [self._experiment_key(e) for e in dict.fromkeys(experiment_ids)]
+            statements = [columns.where(r.c.experiment_id.in_(list(chunk)))
+                          for chunk in _chunks([k for k in keys if k is not None])]
+        else:
+            statements = [columns.where(r.c.lifecycle_stage == _DELETED)]
+        found: list[GcRun] = []
         with self._read() as conn:
-            return [row[0] for row in conn.execute(
-                sa.select(r.c.run_uuid).where(
-                    r.c.lifecycle_stage == _DELETED,
-                    sa.or_(r.c.deleted_time.is_(None), r.c.deleted_time <= cutoff))
-                .order_by(r.c.run_key))]
+            for statement in statements:
+                found.extend(GcRun(row[0], str(row[1]), row[2], row[3], row[4] or "")
+                             for row in conn.execute(statement.order_by(r.c.run_key)))
+        return found
 
     def _delete_run_rows(self, cur: Any, run_keys: Sequence[int]) -> None:
         m = self._sql.mark
@@ -1096,15 +1114,33 @@ class SqlStore(AbstractStore):
                           "run_model_inputs", "run_params", "run_tags", "runs"):
                 cur.execute(f"DELETE FROM {table} WHERE run_key IN ({marks})", tuple(chunk))
 
-    def hard_delete_run(self, run_id: str) -> None:
-        run_id = checked_run_id(run_id)
-        with self._write() as cur:
-            run_key, stage = self._run_in(cur, run_id)
-            if stage != _DELETED:
-                raise TrackstoreError(f"Run {run_id} is not deleted; only deleted runs can be "
-                                      "removed permanently", INVALID_PARAMETER_VALUE)
-            self._delete_run_rows(cur, [run_key])
-        self._run_keys.pop(run_id, None)
+    def _forget_import_state(self, cur: Any, run_ids: Sequence[str]) -> None:
+        """Drop what ``trackstore import`` remembers of these runs (a later import of the same
+        source brings a collected run back, as it would bring any run it has not seen)."""
+        m = self._sql.mark
+        for chunk in _chunks(run_ids):
+            marks = ", ".join([m] * len(chunk))
+            for table in ("import_offsets", "import_runs"):
+                cur.execute(f"DELETE FROM {table} WHERE run_uuid IN ({marks})", tuple(chunk))
+
+    def hard_delete_runs(self, run_ids: Sequence[str]) -> int:
+        ids = [checked_run_id(run_id) for run_id in dict.fromkeys(run_ids)]
+        removed = 0
+        m = self._sql.mark
+        for chunk in _chunks(ids):
+            with self._write() as cur:
+                cur.execute(f"SELECT run_key, run_uuid, lifecycle_stage FROM runs WHERE "
+                            f"run_uuid IN ({', '.join([m] * len(chunk))})", tuple(chunk))
+                rows = cur.fetchall()
+                for _key, run_id, stage in rows:
+                    if stage != _DELETED:
+                        raise not_deleted(run_id)
+                self._delete_run_rows(cur, [int(row[0]) for row in rows])
+                self._forget_import_state(cur, [row[1] for row in rows])
+            for row in rows:
+                self._run_keys.pop(row[1], None)
+            removed += len(rows)
+        return removed
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
         with self._read() as conn:
@@ -1115,12 +1151,69 @@ class SqlStore(AbstractStore):
                 "removed permanently", INVALID_PARAMETER_VALUE)
         m = self._sql.mark
         with self._write() as cur:
-            cur.execute(f"SELECT run_key FROM runs WHERE experiment_id = {m}",
+            cur.execute(f"SELECT run_key, run_uuid FROM runs WHERE experiment_id = {m}",
                         (row.experiment_id,))
-            self._delete_run_rows(cur, [int(r[0]) for r in cur.fetchall()])
+            runs = cur.fetchall()
+            self._delete_run_rows(cur, [int(r[0]) for r in runs])
+            self._forget_import_state(cur, [r[1] for r in runs])
+            cur.execute(f"DELETE FROM import_experiments WHERE experiment_id = {m}",
+                        (row.experiment_id,))
             for table in ("experiment_tags", "datasets", "experiments"):
                 cur.execute(f"DELETE FROM {table} WHERE experiment_id = {m}",
                             (row.experiment_id,))
+
+    def reclaim_space(self) -> str:
+        """Give the space of removed rows back, as the database allows; what was done.
+
+        SQLite: ``VACUUM`` rewrites the file without its free pages (it needs as much free
+        disk as the database, and holds the write lock while it runs), then the WAL is
+        truncated. PostgreSQL: ``VACUUM (ANALYZE)`` of the store's tables makes the space of
+        removed rows reusable (autovacuum would, later) without locking out readers or
+        writers; giving it back to the operating system takes ``VACUUM FULL`` or pg_repack,
+        which lock or rewrite tables and are left to the operator (docs/lifecycle.md).
+        MySQL/MariaDB: ``OPTIMIZE TABLE`` rebuilds each table (InnoDB: online). SQL Server
+        reuses freed pages by itself; shrinking files is an operator's decision.
+        """
+        tables = [table.name for table in s.metadata.sorted_tables]
+        if self._dialect == "mssql":
+            return ("SQL Server: freed pages are reused by new rows; DBCC SHRINKDATABASE "
+                    "returns them to the operating system (an operator's decision)")
+        raw = self.engine.raw_connection()
+        try:
+            dbapi: Any = raw.dbapi_connection
+            if self._dialect == "sqlite":
+                database = os.path.abspath(self.engine.url.database or "")
+                before = _files_size(database)
+                level = dbapi.isolation_level
+                dbapi.isolation_level = None  # VACUUM cannot run inside a transaction
+                try:
+                    cursor = dbapi.cursor()
+                    cursor.execute("VACUUM")
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    cursor.close()
+                finally:
+                    dbapi.isolation_level = level
+                return (f"SQLite: VACUUM: {before:,} -> {_files_size(database):,} bytes "
+                        "(database and WAL)")
+            if self._dialect == "postgresql":
+                dbapi.autocommit = True  # VACUUM cannot run inside a transaction
+                try:
+                    cursor = dbapi.cursor()
+                    cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
+                    cursor.close()
+                finally:
+                    dbapi.autocommit = False
+                return ("PostgreSQL: VACUUM (ANALYZE) of the store's tables: the space of "
+                        "removed rows is reusable; VACUUM FULL or pg_repack would return it to "
+                        "the operating system (see docs/lifecycle.md)")
+            cursor = dbapi.cursor()
+            cursor.execute(f"OPTIMIZE TABLE {', '.join(tables)}")
+            cursor.fetchall()
+            cursor.close()
+            dbapi.commit()
+            return "MySQL/MariaDB: OPTIMIZE TABLE rebuilt the store's tables"
+        finally:
+            raw.close()
 
     def _release(self) -> None:
         """Close the SQLite writer connections of every thread, and PostgreSQL's idle
@@ -1138,6 +1231,17 @@ class SqlStore(AbstractStore):
                 dbapi.close()
         if self._points is not None:
             self._points.close()
+
+
+def _files_size(database: str) -> int:
+    """Bytes of a SQLite database and its WAL."""
+    total = 0
+    for path in (database, database + "-wal"):
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            pass
+    return total
 
 
 def _raw_db_error(exc: BaseException) -> TrackstoreError:
