@@ -47,6 +47,13 @@ from .fluent import (
     set_tags,
     start_run,
 )
+from .model_registry import (
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelTag,
+)
 from .tracking_uri import get_tracking_uri, set_tracking_uri
 
 #: MLflow's name for :func:`flush`.
@@ -62,7 +69,12 @@ __all__ = [
     "LifecycleStage",
     "Metric",
     "MetricHistory",
+    "ModelVersion",
+    "ModelVersionTag",
     "Param",
+    "RegisteredModel",
+    "RegisteredModelAlias",
+    "RegisteredModelTag",
     "Run",
     "RunData",
     "RunInfo",

@@ -1,4 +1,5 @@
-"""``TrackingClient``: the tracking methods of ``mlflow.MlflowClient``, same names and arguments.
+"""``TrackingClient``: the tracking and model registry methods of ``mlflow.MlflowClient``, same
+names and arguments.
 
 Code written against ``MlflowClient`` switches by changing the import::
 
@@ -28,7 +29,22 @@ from .entities import (
     ViewType,
     now_ms,
 )
-from .exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
+from .exceptions import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    TrackstoreError,
+)
+from .model_registry import (
+    ALL_STAGES,
+    IS_PROMPT_TAG,
+    SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+    SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelTag,
+)
 from .store.base import SEARCH_MAX_RESULTS_DEFAULT, AbstractStore
 from .store.registry import get_store
 from .tracking_uri import get_tracking_uri
@@ -295,6 +311,205 @@ class TrackingClient:
         self._store.settle_async_logging()
         return self._store.get_metric_history_columns(run_id, key)
 
+    # -- model registry (database-backed stores) --------------------------------------------
+
+    def create_registered_model(self, name: str, tags: dict[str, Any] | None = None,
+                                description: str | None = None,
+                                deployment_job_id: str | None = None) -> RegisteredModel:
+        if tags and IS_PROMPT_TAG in tags:
+            raise TrackstoreError("Prompts cannot be registered as models.",
+                                  INVALID_PARAMETER_VALUE)
+        return self._store.create_registered_model(name, _registry_tags(tags), description,
+                                                   deployment_job_id)
+
+    def _raise_if_prompt(self, name: str) -> None:
+        """MlflowClient's rule: its registry calls do not see prompts (registered models
+        tagged ``mlflow.prompt.is_prompt``); a prompt's name is "not found"."""
+        if IS_PROMPT_TAG in self._store.get_registered_model(name).tags:
+            raise _model_not_found(name)
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        if isinstance(new_name, str) and new_name.strip() == "":
+            raise TrackstoreError("The name must not be an empty string.",
+                                  INVALID_PARAMETER_VALUE)
+        self._raise_if_prompt(name)
+        return self._store.rename_registered_model(name, new_name)
+
+    def update_registered_model(self, name: str, description: str | None = None,
+                                deployment_job_id: str | None = None) -> RegisteredModel:
+        self._raise_if_prompt(name)
+        return self._store.update_registered_model(name, description, deployment_job_id)
+
+    def delete_registered_model(self, name: str) -> None:
+        self._raise_if_prompt(name)
+        self._store.delete_registered_model(name)
+
+    def search_registered_models(
+        self, filter_string: str | None = None,
+        max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None, page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        return self._store.search_registered_models(filter_string, max_results, order_by,
+                                                    page_token)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        model = self._store.get_registered_model(name)
+        if IS_PROMPT_TAG in model.tags:
+            raise _model_not_found(name)
+        return model
+
+    def get_latest_versions(self, name: str, stages: list[str] | None = None
+                            ) -> list[ModelVersion]:
+        self._raise_if_prompt(name)
+        return self._store.get_latest_versions(name, stages)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        self._raise_if_prompt(name)
+        self._store.set_registered_model_tag(name, RegisteredModelTag(key, _text(value)))
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self._raise_if_prompt(name)
+        self._store.delete_registered_model_tag(name, key)
+
+    def create_model_version(self, name: str, source: str, run_id: str | None = None,
+                             tags: dict[str, Any] | None = None, run_link: str | None = None,
+                             description: str | None = None,
+                             await_creation_for: int = 300,
+                             model_id: str | None = None) -> ModelVersion:
+        """A new version of model *name*. Versions are created READY (nothing is copied), so
+        ``await_creation_for`` has nothing to wait for; it is accepted for compatibility."""
+        if tags and IS_PROMPT_TAG in tags:
+            raise TrackstoreError("Prompts cannot be registered as models.",
+                                  INVALID_PARAMETER_VALUE)
+        return self._store.create_model_version(name, source, run_id, _registry_tags(tags),
+                                                run_link, description, model_id)
+
+    def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
+        """A new version of *dst_name* (created if missing) from the version that
+        *src_model_uri* (``models:/<name>/<version>``, ``.../<stage>`` or ``<name>@<alias>``)
+        names, with its run, tags, run link and description."""
+        source = self._store.get_model_version(*self._model_uri_version(src_model_uri))
+        if IS_PROMPT_TAG in source.tags:  # a prompt is not a model to copy
+            raise TrackstoreError(f"Model with uri '{src_model_uri}' not found",
+                                  RESOURCE_DOES_NOT_EXIST)
+        try:
+            self._store.create_registered_model(dst_name)
+        except TrackstoreError as exc:
+            if exc.error_code != RESOURCE_ALREADY_EXISTS:
+                raise
+        return self._store.create_model_version(
+            dst_name, f"models:/{source.name}/{source.version}", source.run_id,
+            dict(source.tags), source.run_link, source.description, source.model_id)
+
+    def _model_uri_version(self, model_uri: str) -> tuple[str, str]:
+        """(name, version) of a registered model version URI."""
+        if not model_uri.startswith("models:"):
+            raise TrackstoreError(
+                f"Unsupported source model URI: '{model_uri}'. The `copy_model_version` API "
+                "only copies models stored in the 'models:/' scheme.", INVALID_PARAMETER_VALUE)
+        path = model_uri[len("models:"):].lstrip("/")
+        if "@" in path and "/" not in path:
+            name, alias = path.rsplit("@", 1)
+            return name, self._store.get_model_version_by_alias(name, alias).version
+        name, _, which = path.partition("/")
+        if which.isdigit():
+            return name, which
+        if name and which and "/" not in which:
+            if which.lower() == "latest":
+                return name, self._store.get_model_version_by_alias(name, "latest").version
+            found = self._store.get_latest_versions(name, [which])
+            if found:
+                return name, found[0].version
+            raise TrackstoreError(f"No versions of model with name '{name}' and stage "
+                                  f"'{which}' found", RESOURCE_DOES_NOT_EXIST)
+        raise TrackstoreError(f"Failed to fetch model version from source model URI: "
+                              f"'{model_uri}'. Expected models:/<name>/<version>, "
+                              "models:/<name>/<stage> or models:/<name>@<alias>.",
+                              INVALID_PARAMETER_VALUE)
+
+    def update_model_version(self, name: str, version: str,
+                             description: str | None = None) -> ModelVersion:
+        self._raise_if_prompt(name)
+        return self._store.update_model_version(name, version, description)
+
+    def transition_model_version_stage(self, name: str, version: str, stage: str,
+                                       archive_existing_versions: bool = False) -> ModelVersion:
+        if isinstance(stage, str) and stage.strip() == "":
+            raise TrackstoreError("The stage must not be an empty string.",
+                                  INVALID_PARAMETER_VALUE)
+        self._raise_if_prompt(name)
+        return self._store.transition_model_version_stage(name, version, stage,
+                                                          archive_existing_versions)
+
+    def delete_model_version(self, name: str, version: str) -> None:
+        self._raise_if_prompt(name)
+        self._store.delete_model_version(name, version)
+
+    def get_model_version(self, name: str, version: str) -> ModelVersion:
+        found = self._store.get_model_version(name, version)
+        if IS_PROMPT_TAG in found.tags:
+            raise _model_not_found(name)
+        return found
+
+    def get_model_version_download_uri(self, name: str, version: str) -> str:
+        self._raise_if_prompt(name)
+        return self._store.get_model_version_download_uri(name, version)
+
+    def search_model_versions(
+        self, filter_string: str | None = None,
+        max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None, page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        return self._store.search_model_versions(filter_string, max_results, order_by,
+                                                 page_token)
+
+    def get_model_version_stages(self, name: str, version: str) -> list[str]:
+        """The stages a version may be in (the same for every version)."""
+        return list(ALL_STAGES)
+
+    def _version_or_stage(self, name: str, version: str | None, stage: str | None) -> str:
+        if version and stage:
+            raise TrackstoreError("version and stage cannot be set together",
+                                  INVALID_PARAMETER_VALUE)
+        if not (version or stage):
+            raise TrackstoreError("version or stage must be set", INVALID_PARAMETER_VALUE)
+        if version:
+            return version
+        assert stage is not None
+        latest = self._store.get_latest_versions(name, [stage])
+        if not latest:
+            raise TrackstoreError(f"Could not find any model version for {stage} stage",
+                                  RESOURCE_DOES_NOT_EXIST)
+        return latest[0].version
+
+    def set_model_version_tag(self, name: str, version: str | None = None,
+                              key: str | None = None, value: Any = None,
+                              stage: str | None = None) -> None:
+        number = self._version_or_stage(name, version, stage)
+        self._raise_if_prompt(name)
+        self._store.set_model_version_tag(name, number, ModelVersionTag(
+            key, _text(value)))  # type: ignore[arg-type]  # checked by the store
+
+    def delete_model_version_tag(self, name: str, version: str | None = None,
+                                 key: str | None = None, stage: str | None = None) -> None:
+        number = self._version_or_stage(name, version, stage)
+        self._raise_if_prompt(name)
+        self._store.delete_model_version_tag(name, number, key)  # type: ignore[arg-type]
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        self._raise_if_prompt(name)
+        self._store.set_registered_model_alias(name, alias, version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self._raise_if_prompt(name)
+        self._store.delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        found = self._store.get_model_version_by_alias(name, alias)
+        if IS_PROMPT_TAG in found.tags:
+            raise _model_not_found(name)
+        return found
+
 
 def _store_batches(metrics: list[Metric], params: list[Param], tags: list[RunTag]
                    ) -> Iterator[tuple[list[Metric], list[Param], list[RunTag]]]:
@@ -320,6 +535,15 @@ def _all_pages(fetch: Any, token: str | None) -> PagedList[Any]:
         token = page.token
         if not token:
             return PagedList(items, None)
+
+
+def _model_not_found(name: str) -> TrackstoreError:
+    return TrackstoreError(f"Registered Model with name={name!r} not found.",
+                           RESOURCE_DOES_NOT_EXIST)
+
+
+def _registry_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {k: _text(v) for k, v in (tags or {}).items()}
 
 
 def _text(value: Any) -> str:

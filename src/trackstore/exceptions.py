@@ -26,6 +26,7 @@ ABORTED = "ABORTED"
 NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
 DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 DATA_LOSS = "DATA_LOSS"
+FEATURE_DISABLED = "FEATURE_DISABLED"
 
 #: MLflow's ``ERROR_CODE_TO_HTTP_STATUS``; anything absent is a 500.
 HTTP_STATUS: dict[str, int] = {
@@ -44,6 +45,9 @@ HTTP_STATUS: dict[str, int] = {
     INVALID_STATE: 500,
     DATA_LOSS: 500,
     NOT_IMPLEMENTED: 501,
+    # Not in MLflow's map (a 500 there): a store without the feature (the model registry on
+    # an mlruns directory) is not a server fault to retry.
+    FEATURE_DISABLED: 501,
     TEMPORARILY_UNAVAILABLE: 503,
     DEADLINE_EXCEEDED: 504,
 }

@@ -56,10 +56,10 @@ def _execute(uri: str, *statements: str) -> None:
 def test_upgrade_creates_the_schema_then_has_nothing_to_do(uri: str) -> None:
     result = db("upgrade", uri)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"Created the schema in {_shown(uri)}: (empty) -> 0003 (head)\n"
+    assert result.stdout == f"Created the schema in {_shown(uri)}: (empty) -> 0004 (head)\n"
     result = db("upgrade", uri)
     assert result.exit_code == 0
-    assert result.stdout == f"{_shown(uri)} is already at revision 0003 (head): nothing to do\n"
+    assert result.stdout == f"{_shown(uri)} is already at revision 0004 (head): nothing to do\n"
     if ":***@" in _shown(uri):
         assert ":***@" in result.stdout
 
@@ -68,7 +68,7 @@ def test_upgrade_from_an_older_revision(uri: str) -> None:
     _migrate_to(uri, "0001")
     result = db("upgrade", uri)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"Upgraded {_shown(uri)}: 0001 -> 0003 (head)\n"
+    assert result.stdout == f"Upgraded {_shown(uri)}: 0001 -> 0004 (head)\n"
     assert db("check", uri).exit_code == 0
 
 
@@ -79,15 +79,15 @@ def test_current_in_every_state(uri: str) -> None:
     _migrate_to(uri, "0001")
     result = db("current", uri)
     assert result.exit_code == 0
-    assert result.stdout == (f"0001 (out of date: the head is 0003; take a backup, then run "
+    assert result.stdout == (f"0001 (out of date: the head is 0004; take a backup, then run "
                              f"'trackstore db upgrade {_shown(uri)}')\n")
     _migrate_to(uri, "head")
-    assert db("current", uri).stdout == "0003 (head)\n"
+    assert db("current", uri).stdout == "0004 (head)\n"
     _execute(uri, f"UPDATE {migrate.VERSION_TABLE} SET version_num = '0042'")
     result = db("current", uri)
     assert result.exit_code == 0
     assert result.stdout == ("0042 (unknown: written by a newer trackstore; this one knows "
-                             "revisions up to 0003)\n")
+                             "revisions up to 0004)\n")
 
 
 def test_current_and_upgrade_on_an_mlflow_database(uri: str) -> None:
@@ -109,7 +109,7 @@ def test_check(uri: str) -> None:
     db("upgrade", uri)
     result = db("check", uri)
     assert result.exit_code == 0
-    assert result.stdout == "schema OK at 0003\n"
+    assert result.stdout == "schema OK at 0004\n"
     engine = create_engine(uri)
     try:
         with engine.begin() as connection:
@@ -127,9 +127,9 @@ def test_check_an_empty_database(uri: str) -> None:
     result = db("check", uri)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0] == "no trackstore revision (expected 0003)"
+    assert lines[0] == "no trackstore revision (expected 0004)"
     assert "runs: missing table" in lines
-    assert lines[-1] == "19 problems found"
+    assert lines[-1] == "24 problems found"
 
 
 def test_a_missing_sqlite_file_is_an_error_and_stays_missing(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     done = subprocess.run([str(exe), "db", "upgrade", uri], capture_output=True, text=True,
                           check=True)
-    assert done.stdout == f"Created the schema in {uri}: (empty) -> 0003 (head)\n"
+    assert done.stdout == f"Created the schema in {uri}: (empty) -> 0004 (head)\n"
     done = subprocess.run([str(exe), "db", "check", uri], capture_output=True, text=True,
                           check=True)
-    assert done.stdout == "schema OK at 0003\n"
+    assert done.stdout == "schema OK at 0004\n"

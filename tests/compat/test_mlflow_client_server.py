@@ -31,7 +31,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,7 @@ def _backend_uris(kind: str, root: Path, stack: ExitStack) -> tuple[str, str]:
             stack.enter_context(fresh_database(kind, root)))
 
 
-def _start_script(side: Side, root: Path) -> None:
+def _start_script(side: Side, root: Path, script: Path = SCRIPT) -> None:
     assert side.server is not None
     side.out = root / f"{side.role}.json"
     side.log = root / f"{side.role}-script.log"
@@ -148,7 +148,7 @@ def _start_script(side: Side, root: Path) -> None:
     side.scenario_started = time.monotonic()
     with open(side.log, "wb") as log:
         side.script = subprocess.Popen(
-            [sys.executable, str(SCRIPT), str(side.out), side.spec.artifact_root],
+            [sys.executable, str(script), str(side.out), side.spec.artifact_root],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
             env=env)
 
@@ -187,9 +187,19 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
              ) -> Iterator[dict[str, Outcome]]:
     """Every configured backend kind selected: both servers started, the scenario run on each,
     the servers stopped (all kinds at once). A kind whose run failed carries its errors."""
-    missing = trackstore_server_missing() if CANDIDATE == "trackstore" else None
     selected = _selected(request)
     kinds = [kind for kind in BACKENDS if _configured(kind) and kind in selected]
+    with run_scenarios(kinds, tmp_path_factory) as results:
+        yield results
+
+
+@contextmanager
+def run_scenarios(kinds: list[str], tmp_path_factory: pytest.TempPathFactory,
+                  script: Path = SCRIPT) -> Iterator[dict[str, Outcome]]:
+    """For each backend kind of *kinds*: both servers started, *script* run against each, the
+    servers stopped (all kinds at once); the outcomes by kind, their databases kept until the
+    end of the ``with``. A kind whose run failed carries its errors."""
+    missing = trackstore_server_missing() if CANDIDATE == "trackstore" else None
     with ExitStack() as stack:
         results: dict[str, Outcome] = {}
         for kind in kinds:
@@ -230,7 +240,7 @@ def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                         ready = False
                         waiting.remove((kind, side))
                     if ready:
-                        _start_script(side, results[kind].root)
+                        _start_script(side, results[kind].root, script)
                         waiting.remove((kind, side))
                 time.sleep(0.05)
             deadline = time.monotonic() + SCRIPT_TIMEOUT

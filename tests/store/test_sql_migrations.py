@@ -25,7 +25,7 @@ from trackstore.exceptions import INVALID_STATE, TrackstoreError
 from trackstore.store.sql import migrate, schema
 from trackstore.store.sql.engine import create_engine
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def _tables(engine: Engine) -> set[str]:
 # -- revisions ---------------------------------------------------------------------------------
 
 def test_revisions_are_a_line_ending_at_head() -> None:
-    assert migrate.revisions() == ("0001", "0002", "0003")
+    assert migrate.revisions() == ("0001", "0002", "0003", "0004")
     assert migrate.head_revision() == HEAD
     assert migrate.MIGRATIONS.is_dir()
     assert (migrate.MIGRATIONS / "env.py").is_file()
@@ -126,7 +126,7 @@ def test_an_out_of_date_database_is_refused_untouched(engine: Engine) -> None:
     where = migrate.display_url(engine.url)
     assert "+" not in where.split("://")[0]  # as the user wrote it, the default driver left out
     assert error.error_code == INVALID_STATE
-    assert "found revision 0001, but this trackstore needs 0003" in error.message
+    assert "found revision 0001, but this trackstore needs 0004" in error.message
     assert "Take a backup" in error.message
     assert f"run 'trackstore db upgrade {where}'" in error.message
     if engine.url.password:
@@ -145,7 +145,7 @@ def test_a_newer_database_is_refused(engine: Engine) -> None:
         assert "0099" in raised.value.message
     assert migrate.status(engine).state == "newer"
     assert migrate.check(engine) == [
-        "revision 0099, expected 0003 (unknown: newer than this trackstore)"]
+        "revision 0099, expected 0004 (unknown: newer than this trackstore)"]
 
 
 def _mlflow_lookalike(engine: Engine) -> None:
@@ -314,9 +314,12 @@ def test_downgrade_to_0001_and_up_again(engine: Engine, second_engine: Engine) -
     assert _reflection(engine) == _reflection(second_engine)  # as 0001 made it
     assert _rows(engine) == rows
     assert migrate.check(engine) == [
-        "revision 0001, expected 0003",
+        "revision 0001, expected 0004",
         "import_sources: missing table", "import_experiments: missing table",
         "import_runs: missing table", "import_offsets: missing table",
+        "registered_models: missing table", "registered_model_tags: missing table",
+        "model_versions: missing table", "model_version_tags: missing table",
+        "registered_model_aliases: missing table",
         "latest_metrics: missing index ix_latest_metrics_key (key_id, kind, value)",
         "runs: missing index ix_runs_deleted (lifecycle_stage, deleted_time)",
         "runs: missing index ix_runs_search (experiment_id, lifecycle_stage, start_time, "
@@ -510,7 +513,8 @@ def test_sql_server_ddl() -> None:
                                  ("datasets", "dataset_key", "BIGINT")]:
         assert f"{column} {type_} NOT NULL IDENTITY(1,1)" in _create_table(ddl, table)
     assert "source_id INTEGER NOT NULL IDENTITY(1,1)" in _create_table(ddl, "import_sources")
-    assert ddl.count("IDENTITY(") == 5
+    assert "model_key BIGINT NOT NULL IDENTITY(1,1)" in _create_table(ddl, "registered_models")
+    assert ddl.count("IDENTITY(") == 6
     metrics = _create_table(ddl, "metrics")
     assert ("CONSTRAINT uq_metrics_point UNIQUE CLUSTERED "
             "(run_key, key_id, step, timestamp, kind, value)") in metrics

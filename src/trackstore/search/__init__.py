@@ -1,7 +1,8 @@
 """MLflow's search grammar (filters, ``order_by``), in-memory evaluation, and page tokens.
 
 * :mod:`.grammar` parses strings into a backend-neutral AST (:class:`RunFilter`,
-  :class:`ExperimentFilter`, :class:`OrderBy`), with MLflow's error messages;
+  :class:`ExperimentFilter`, :class:`ModelFilter` for the model registry, :class:`OrderBy`), with
+  MLflow's error messages;
 * :mod:`.evaluate` filters, orders and pages in-memory records (the FileStore's search);
 * :mod:`.paging` encodes and decodes offset page tokens and checks ``max_results``.
 """
@@ -21,13 +22,19 @@ from .evaluate import (
     sort_runs,
 )
 from .grammar import (
+    DEFAULT_MODEL_VERSION_ORDER_BY,
     Comparison,
     ExperimentFilter,
     KeyRefs,
+    ModelFilter,
     OrderBy,
     RunFilter,
     parse_experiment_filter,
     parse_experiment_order_by,
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
     parse_run_filter,
     parse_run_order_by,
     referenced_keys,
@@ -43,6 +50,7 @@ from .paging import (
 )
 
 __all__ = [
+    "DEFAULT_MODEL_VERSION_ORDER_BY",
     "SEARCH_MAX_RESULTS_DEFAULT",
     "SEARCH_MAX_RESULTS_THRESHOLD",
     "Comparison",
@@ -50,6 +58,7 @@ __all__ = [
     "ExperimentFilter",
     "ExperimentRecord",
     "KeyRefs",
+    "ModelFilter",
     "OrderBy",
     "RunFilter",
     "RunRecord",
@@ -60,7 +69,11 @@ __all__ = [
     "paginate",
     "parse_experiment_filter",
     "parse_experiment_order_by",
+    "parse_model_version_filter",
+    "parse_model_version_order_by",
     "parse_page_token",
+    "parse_registered_model_filter",
+    "parse_registered_model_order_by",
     "parse_run_filter",
     "parse_run_order_by",
     "referenced_keys",

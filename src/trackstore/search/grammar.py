@@ -4,6 +4,9 @@ A run filter is an ``AND``-only conjunction of comparisons ``<identifier> <compa
 an identifier is ``<entity>.<key>`` (entities ``metric(s)``, ``param(s)``/``parameter(s)``,
 ``tag(s)``, ``attribute(s)``/``attr``/``run``, ``dataset(s)``) or a bare attribute name; keys may
 be quoted with backticks or double quotes. Experiment filters take attributes and tags only.
+Registered-model and model-version filters (the model registry's ``search_registered_models`` and
+``search_model_versions``) take attributes and ``tag(s).<key>`` only, with the comparators and
+values MLflow's SQL registry store accepts end to end (its parser plus its query builders).
 An ``order_by`` entry is ``<identifier> [ASC|DESC]``. The exact rules, including which odd
 spellings MLflow tolerates (``metrics.a > 1 metrics.b < 2``, a dangling ``AND``, ``metrics. a``
 with key ``" a"``) follow from the token shape in :mod:`trackstore.search._tokens`; this module
@@ -12,7 +15,12 @@ applies MLflow's clause rules to it and raises :class:`TrackstoreError` with MLf
 The AST is backend-neutral: ``kind`` is one of ``metric param tag attribute dataset``, attribute
 aliases are resolved (``created`` -> ``start_time``, ``run name`` -> ``run_name``), comparators
 are upper-case (``= != > >= < <= LIKE ILIKE IN NOT IN IS NULL IS NOT NULL``), metric values are
-floats, numeric attribute values ints or floats, lists are tuples of strings.
+floats, numeric attribute values ints or floats, lists are tuples of strings. Registry filters
+keep MLflow's key names (``source_path``, ``version_number``: the SQL layer maps them to columns);
+``version_number`` values are ints (also when written as a quoted string, ``'3'``), and a list is
+only ever the value of ``IN`` / ``NOT IN``. Registry ``order_by`` keys are ``name`` and
+``last_updated_timestamp`` (``timestamp`` is normalised to it) for registered models, and
+``name``, ``version_number``, ``creation_timestamp``, ``last_updated_timestamp`` for versions.
 
 Deviations from MLflow 3.17 (mostly rejecting, with a proper error, what MLflow crashes on):
 
@@ -34,6 +42,25 @@ Deviations from MLflow 3.17 (mostly rejecting, with a proper error, what MLflow 
   with one of those names cannot be searched at all.
 * Set-valued parts of messages list their members in a fixed order; MLflow prints a Python
   ``set``, whose order changes from process to process.
+* Registry filters: ``IS NULL`` / ``IS NOT NULL`` get "Invalid comparator for tag: IS NULL" (or
+  "for attribute: ..."); MLflow's registry parser crashes on them (ValueError while unpacking).
+* Registry filters: a list compared with ``=``, ``!=``, ``LIKE`` or ``ILIKE`` (``name = ('a')``)
+  gets "Invalid comparator '=' for a list of values"; MLflow's SQL store builds the query and
+  fails when the database binds the tuple (BAD_REQUEST with the SQL error as message).
+* ``version_number`` values outside the signed 64-bit range, and integer literals too long for
+  ``int()``, get MLflow's "Invalid value for numeric attribute 'version_number': ..." message;
+  MLflow fails with INTERNAL_ERROR when SQLite binds the value, or crashes (ValueError) on the
+  literal.
+* Duplicate registry ``order_by`` fields (``timestamp`` and ``last_updated_timestamp`` are the
+  same field) are rejected with MLflow's message but INVALID_PARAMETER_VALUE (MLflow's SQL store:
+  INTERNAL_ERROR).
+* Model-version ``order_by`` on ``tag(s).<key>`` is always rejected. For a key that is not an
+  ordering key the message is MLflow's ("Invalid order by key 'x' specified. ..."); for
+  ``tags.name`` and the other ordering keys it is "Invalid order_by entity: tag" (the message of
+  MLflow's in-memory sort), where MLflow's SQL store silently orders by the attribute instead.
+* Registered-model ``order_by`` follows MLflow's SQL store, not its FileStore: keys ``name``,
+  ``timestamp``, ``last_updated_timestamp`` only, without an entity prefix, so
+  ``creation_timestamp`` and ``attribute.name`` are rejected (as the SQL store does).
 * Bare SQL keywords, built-in type names and the like get a different rejection message, and
   such a word after ``.`` and white space is a key here (``metrics. user``: key ``" user"``)
   where MLflow rejects it (see :mod:`trackstore.search._tokens`).
@@ -44,7 +71,7 @@ from __future__ import annotations
 import ast
 import functools
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -105,6 +132,17 @@ class ExperimentFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelFilter:
+    """A parsed registered-model or model-version filter (kinds ``attribute`` and ``tag``)."""
+
+    clauses: tuple[Comparison, ...] = ()
+
+    @property
+    def tag_keys(self) -> frozenset[str]:
+        return frozenset(c.key for c in self.clauses if c.kind == "tag")
+
+
+@dataclass(frozen=True, slots=True)
 class OrderBy:
     """One ``order_by`` entry; ``key`` has attribute aliases resolved."""
 
@@ -150,6 +188,21 @@ RUN_NUMERIC_KEYS = ("start_time", "end_time", "created", "Created")
 DATASET_KEYS = ("name", "digest", "context")
 EXPERIMENT_KEYS = ("name", "experiment_id", "creation_time", "last_update_time")
 EXPERIMENT_NUMERIC_KEYS = ("creation_time", "last_update_time")
+REGISTERED_MODEL_KEYS = ("name",)
+MODEL_VERSION_KEYS = ("name", "version_number", "run_id", "source_path")
+# MLflow's numeric model-version attributes; only version_number is searchable, but a number
+# compared with another attribute gets a message that lists all three.
+MODEL_VERSION_NUMERIC_KEYS = ("version_number", "creation_timestamp", "last_updated_timestamp")
+MODEL_LIST_KEYS = ("name", "run_id")
+MODEL_ATTRIBUTE_COMPARATORS = ("=", "!=", LIKE, ILIKE, "IN", "NOT IN")
+MODEL_TAG_COMPARATORS = ("=", "!=", LIKE, ILIKE)
+REGISTERED_MODEL_ORDER_KEYS = ("name", "timestamp", "last_updated_timestamp")
+_REGISTERED_MODEL_RECOMMENDED_ORDER_KEYS = ("name", "timestamp")
+MODEL_VERSION_ORDER_KEYS = ("name", "version_number", "creation_timestamp",
+                            "last_updated_timestamp")
+#: What MLflow's SQL store orders model versions by when ``order_by`` is empty.
+DEFAULT_MODEL_VERSION_ORDER_BY = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _ENTITIES = ("metric", "parameter", "tag", "attribute", "dataset")
 _ENTITY_ALIASES = {
@@ -350,16 +403,21 @@ class _RawClause:
     value: Value
 
 
-def _parse_clauses(text: str, syntax: _Syntax) -> list[_RawClause]:
+def _comparison_nodes(text: str, quote_invalid: bool) -> list[t.Node]:
+    """The comparisons of an ``AND``-ed filter; anything else is an invalid clause."""
     nodes = _join_lists_and_nulls([n for n in _single_statement(text) if not n.is_whitespace])
     invalid = [n for n in nodes if n.kind != t.COMPARISON and not n.is_word("AND")]
     if invalid:
-        if syntax.experiments:
-            listed = ", ".join(n.text for n in invalid)
-        else:
+        if quote_invalid:
             listed = ", ".join(f"'{n.text}'" for n in invalid)
+        else:
+            listed = ", ".join(n.text for n in invalid)
         raise _invalid(f"Invalid clause(s) in filter string: {listed}")
-    return [_clause(n, syntax) for n in nodes if n.kind == t.COMPARISON]
+    return [n for n in nodes if n.kind == t.COMPARISON]
+
+
+def _parse_clauses(text: str, syntax: _Syntax) -> list[_RawClause]:
+    return [_clause(n, syntax) for n in _comparison_nodes(text, not syntax.experiments)]
 
 
 def _clause(node: t.Node, syntax: _Syntax) -> _RawClause:
@@ -452,6 +510,150 @@ def parse_experiment_filter(filter_string: str | None) -> ExperimentFilter:
     return ExperimentFilter(tuple(_experiment_comparison(r) for r in raw))
 
 
+# --- model registry filters -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _ModelSyntax:
+    """What differs between registered-model and model-version filters.
+
+    ``numeric_keys`` is ``None`` where a number is never a value (registered models); otherwise
+    the attributes a number may be compared with, of which ``searchable_numeric_keys`` are
+    filterable (MLflow's parser and its query builder disagree on the first set).
+    """
+
+    attribute_keys: tuple[str, ...]
+    list_keys: tuple[str, ...]
+    numeric_keys: tuple[str, ...] | None
+    searchable_numeric_keys: tuple[str, ...]
+
+    def entity(self, text: str) -> tuple[Kind, str]:
+        """``(kind, key)`` of an identifier, as MLflow's ``_get_model_search_identifier``."""
+        head, dot, rest = text.partition(".")
+        kind: Kind = "attribute"
+        key = head
+        if dot:
+            if head not in _EXPERIMENT_ENTITIES:
+                raise _invalid(f"Invalid entity type '{head}'. Valid entity types are "
+                               f"{_EXPERIMENT_ENTITIES}")
+            kind, key = ("attribute" if head == "attribute" else "tag"), rest
+        # MLflow checks an attribute key before it removes quotes: `name` and "name" are invalid.
+        if kind == "attribute" and key not in self.attribute_keys:
+            raise _invalid(f"Invalid attribute key '{key}' specified. Valid keys are "
+                           f"'{_set_repr(self.attribute_keys)}'")
+        return kind, _trim_backticks(_strip_quotes(key))
+
+    def value(self, kind: Kind, key: str, node: t.Node) -> Value:
+        """The clause value, as the registry's ``_get_value`` reads it."""
+        is_string = node.kind in (t.STRING, t.IDENTIFIER)
+        if kind == "tag":
+            if is_string:
+                return _strip_quotes(node.text, expect_quoted=True)
+            raise _invalid("Expected a quoted string value for tag (e.g. 'my-value'). "
+                           f"Got value {node.text}")
+        if is_string:
+            return _strip_quotes(node.text, expect_quoted=True)
+        if node.kind == t.PARENTHESIS:
+            if key not in self.list_keys:
+                raise _invalid(f"Only {sorted(self.list_keys)} attributes support comparison "
+                               "with a list of quoted string values.")
+            return _parse_list(node.text)
+        if self.numeric_keys is not None and node.kind in (t.INTEGER, t.FLOAT):
+            if key not in self.numeric_keys:
+                raise _invalid(f"Only the '{_set_repr(self.numeric_keys)}' attributes support "
+                               "comparison with numeric values.")
+            if node.kind == t.FLOAT:
+                return float(node.text)
+            try:
+                return int(node.text)
+            except ValueError:  # more digits than int() takes
+                raise _invalid(f"Invalid value for numeric attribute '{key}': "
+                               f"{node.text}") from None
+        raise _invalid("Expected a quoted string value or a list of quoted string values for "
+                       f"attributes. Got value {node.text}")
+
+    def clause(self, node: t.Node) -> tuple[Kind, str, str, Value]:
+        """``(kind, key, upper-case comparator, value)`` of one comparison."""
+        parts = t.operands(node)
+        if len(parts) == 2 and parts[1].text in ("IS NULL", "IS NOT NULL"):
+            # MLflow crashes on the clause here; reject it here, with the builder's message.
+            kind, key = self.entity(parts[0].text)
+            self.comparison(kind, key, parts[1].text, None)
+            raise AssertionError("IS [NOT] NULL is never a registry comparator")
+        if len(parts) != 3:  # not produced by the grouping; kept for parity with MLflow
+            raise _invalid(f"Invalid comparison clause. Expected 3 tokens found {len(parts)}")
+        left, comparator, right = parts
+        if left.kind != t.IDENTIFIER:
+            raise _invalid(f"Invalid comparison clause. Expected 'Identifier' found '{left.text}'")
+        kind, key = self.entity(left.text)
+        return kind, key, comparator.text.upper(), self.value(kind, key, right)
+
+    def comparison(self, kind: Kind, key: str, comparator: str, value: Value) -> Comparison:
+        """Apply the checks of MLflow's SQL query builder (and of the database) to a clause."""
+        if kind == "tag":
+            if comparator not in MODEL_TAG_COMPARATORS:
+                raise _invalid(f"Invalid comparator for tag: {comparator}")
+        elif key in self.searchable_numeric_keys:
+            if comparator not in NUMERIC_ATTRIBUTE_COMPARATORS:
+                raise _invalid(f"Invalid comparator for attribute {key}: {comparator}")
+            value = _int64_value(key, value)
+        elif comparator not in MODEL_ATTRIBUTE_COMPARATORS or (
+                comparator in ("IN", "NOT IN") and key not in self.list_keys):
+            raise _invalid(f"Invalid comparator for attribute: {comparator}")
+        if isinstance(value, tuple) and comparator not in ("IN", "NOT IN"):
+            raise _invalid(f"Invalid comparator '{comparator}' for a list of values")
+        return Comparison(kind, key, comparator, value)
+
+
+_REGISTERED_MODELS = _ModelSyntax(REGISTERED_MODEL_KEYS, REGISTERED_MODEL_KEYS, None, ())
+_MODEL_VERSIONS = _ModelSyntax(MODEL_VERSION_KEYS, MODEL_LIST_KEYS, MODEL_VERSION_NUMERIC_KEYS,
+                               ("version_number",))
+
+
+def _int64_value(key: str, value: Value) -> int:
+    """A numeric attribute's value as MLflow's builder reads it (``int(value)``, not a float),
+    within the signed 64-bit range that a database integer column holds."""
+    invalid = _invalid(f"Invalid value for numeric attribute '{key}': {value!r}")
+    if not isinstance(value, (int, str)):
+        raise invalid
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid from None
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise invalid
+    return number
+
+
+def _parse_model_filter(filter_string: str, syntax: _ModelSyntax) -> ModelFilter:
+    # Like MLflow: every clause is parsed before the builder checks any of them.
+    raw = [syntax.clause(n) for n in _comparison_nodes(filter_string, quote_invalid=False)]
+    return ModelFilter(tuple(syntax.comparison(*r) for r in raw))
+
+
+@functools.lru_cache(maxsize=512)
+def parse_registered_model_filter(filter_string: str | None) -> ModelFilter:
+    """Parse a ``search_registered_models`` filter; ``None`` or ``""`` match every model.
+
+    Attribute ``name`` (``= != LIKE ILIKE``, ``IN`` / ``NOT IN`` a list) and ``tag(s).<key>``
+    (``= != LIKE ILIKE``), with string values.
+    """
+    if not filter_string:
+        return ModelFilter()
+    return _parse_model_filter(filter_string, _REGISTERED_MODELS)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_model_version_filter(filter_string: str | None) -> ModelFilter:
+    """Parse a ``search_model_versions`` filter; ``None`` or ``""`` match every version.
+
+    Attributes ``name``, ``run_id`` (also ``IN`` / ``NOT IN`` a list), ``source_path`` (string
+    comparators), ``version_number`` (``= != > >= < <=`` an int) and ``tag(s).<key>``.
+    """
+    if not filter_string:
+        return ModelFilter()
+    return _parse_model_filter(filter_string, _MODEL_VERSIONS)
+
+
 # --- order_by ----------------------------------------------------------------------------
 
 def _order_identifier(order_by: str) -> tuple[str, bool]:
@@ -500,12 +702,13 @@ def parse_experiment_order_clause(order_by: str) -> OrderBy:
     return OrderBy("attribute", key, ascending)
 
 
-def parse_run_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
-    """Parse ``search_runs``' ``order_by`` list; a field may appear only once."""
+def _parse_unique_fields(order_by: Sequence[str] | None,
+                         parse: Callable[[str], OrderBy]) -> tuple[OrderBy, ...]:
+    """Parse each entry in turn; a field may appear only once (checked as each is parsed)."""
     parsed: list[OrderBy] = []
     seen: set[tuple[str, str]] = set()
     for clause in order_by or ():
-        entry = parse_run_order_clause(clause)
+        entry = parse(clause)
         if (entry.kind, entry.key) in seen:
             raise _invalid(f"`order_by` contains duplicate fields: {list(order_by or ())}")
         seen.add((entry.kind, entry.key))
@@ -513,6 +716,53 @@ def parse_run_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
     return tuple(parsed)
 
 
+def parse_run_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
+    """Parse ``search_runs``' ``order_by`` list; a field may appear only once."""
+    return _parse_unique_fields(order_by, parse_run_order_clause)
+
+
 def parse_experiment_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
     """Parse ``search_experiments``' ``order_by`` list (attributes only)."""
     return tuple(parse_experiment_order_clause(clause) for clause in order_by or ())
+
+
+@functools.lru_cache(maxsize=512)
+def parse_registered_model_order_clause(order_by: str) -> OrderBy:
+    """One registered-model ``order_by`` entry, as MLflow's SQL store reads it: a bare key."""
+    text, ascending = _order_identifier(order_by)
+    if text not in REGISTERED_MODEL_ORDER_KEYS:
+        raise _invalid(f"Invalid order by key '{text}' specified. Valid keys are "
+                       f"'{_set_repr(_REGISTERED_MODEL_RECOMMENDED_ORDER_KEYS)}'")
+    return OrderBy("attribute", "name" if text == "name" else "last_updated_timestamp", ascending)
+
+
+@functools.lru_cache(maxsize=512)
+def parse_model_version_order_clause(order_by: str) -> OrderBy:
+    """One model-version ``order_by`` entry (``[attribute.]<key> [ASC|DESC]``)."""
+    text, ascending = _order_identifier(order_by)
+    entity, key = _EXPERIMENTS.entity(text, MODEL_VERSION_ORDER_KEYS)
+    if entity != "attribute":
+        if key not in MODEL_VERSION_ORDER_KEYS:
+            raise _invalid(f"Invalid order by key '{key}' specified. Valid keys are "
+                           f"{_set_repr(MODEL_VERSION_ORDER_KEYS)}")
+        raise _invalid(f"Invalid order_by entity: {entity}")
+    return OrderBy("attribute", key, ascending)
+
+
+def parse_registered_model_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
+    """Parse ``search_registered_models``' ``order_by`` list; a field may appear only once.
+
+    Keys are ``name`` and ``last_updated_timestamp`` (``timestamp`` means the same field).
+    The store adds ``name`` ascending as the tie-breaker when it is not listed.
+    """
+    return _parse_unique_fields(order_by, parse_registered_model_order_clause)
+
+
+def parse_model_version_order_by(order_by: Sequence[str] | None) -> tuple[OrderBy, ...]:
+    """Parse ``search_model_versions``' ``order_by`` list; a field may appear only once.
+
+    An empty list parses to ``()``: the store then orders by
+    :data:`DEFAULT_MODEL_VERSION_ORDER_BY`, and always breaks ties by ``name`` ascending then
+    ``version_number`` descending unless they are listed (as MLflow's SQL store does).
+    """
+    return _parse_unique_fields(order_by, parse_model_version_order_clause)

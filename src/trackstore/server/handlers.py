@@ -376,6 +376,10 @@ def server_info(store: AbstractStore, args: Args, *, artifact_serving: bool = Fa
 API = "/api/2.0/mlflow"
 AJAX = "/ajax-api/2.0/mlflow"
 
+# The model registry's endpoints build on this module's Args and checks, so they are imported
+# once those are defined (``trackstore.server`` always loads this module first).
+from .registry import REGISTRY, REGISTRY_SCANS  # noqa: E402
+
 #: (methods, path under /api/2.0/mlflow and /ajax-api/2.0/mlflow, handler)
 TRACKING: list[tuple[tuple[str, ...], str, Handler]] = [
     (("POST",), "/experiments/create", create_experiment),
@@ -411,14 +415,15 @@ TRACKING: list[tuple[tuple[str, ...], str, Handler]] = [
 #: worker: handing it to a thread and back cost about 200 µs of CPU per request (GIL and
 #: wake-ups), a third of a ``log-metric`` request.
 SCANS: tuple[Handler, ...] = (search_experiments, search_runs, get_metric_history,
-                              get_metric_history_bulk_interval, get_metric_history_bulk)
+                              get_metric_history_bulk_interval, get_metric_history_bulk,
+                              *REGISTRY_SCANS)
 
 
 def routes(artifact_serving: bool = False) -> dict[str, dict[str, Handler]]:
     """Every path the server answers, each with its methods (``/health`` etc. are the app's,
     the artifact proxy's paths are routed by :mod:`.artifacts`)."""
     table: dict[str, dict[str, Handler]] = {}
-    for methods, path, handler in TRACKING:
+    for methods, path, handler in (*TRACKING, *REGISTRY):
         for prefix in (API, AJAX):
             table.setdefault(prefix + path, {}).update(dict.fromkeys(methods, handler))
     table[AJAX + "/metrics/get-history-bulk"] = {"GET": get_metric_history_bulk}

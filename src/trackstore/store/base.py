@@ -62,6 +62,7 @@ from ..validation import (
     validate_run_id,
     validate_tag,
 )
+from .model_registry import RegistryCalls
 
 _async_start_lock = threading.Lock()
 
@@ -111,8 +112,9 @@ def checked_run_id(run_id: object) -> str:
     return _checked_run_id(run_id)
 
 
-class AbstractStore(abc.ABC):
-    """The tracking store API (experiments, runs, metrics, params, tags, inputs)."""
+class AbstractStore(RegistryCalls, abc.ABC):
+    """The tracking store API (experiments, runs, metrics, params, tags, inputs), and the
+    model registry's (:class:`~trackstore.store.model_registry.RegistryCalls`)."""
 
     #: The queue and thread of asynchronous logging (:mod:`trackstore.asynclog`), made on
     #: first use.
@@ -625,7 +627,7 @@ class AbstractStore(abc.ABC):
         finally:
             self._release()
 
-    def _release(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing open
+    def _release(self) -> None:
         """Close descriptors and connections (stores that hold some override it)."""
 
 

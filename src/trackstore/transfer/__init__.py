@@ -5,6 +5,10 @@ parsers), an MLflow SQL database of any schema from MLflow 2.x on (:mod:`.mlflow
 only), or any trackstore store URI. Destinations: any trackstore store; each writes through its
 own bulk path (:mod:`trackstore.store.sql.imports`, :mod:`trackstore.store.file.imports`) and
 keeps the import state that makes a second import incremental and an interrupted one resume.
+
+The model registry (:mod:`.registry`) goes into a SQL destination only
+(:mod:`trackstore.store.sql.registry_import`: its rows as the source has them, one transaction
+per registered model); a directory or a server destination counts it as not carried.
 """
 
 from __future__ import annotations
@@ -23,8 +27,15 @@ from ..exceptions import (
 )
 from ..store.file.meta import file_uri_to_path
 from ..store.registry import uri_scheme
-from .importer import Importer, ImportProblem, ImportSummary, strict_report
+from .importer import (
+    REGISTRY_NEEDS_A_DATABASE,
+    Importer,
+    ImportProblem,
+    ImportSummary,
+    strict_report,
+)
 from .records import Problem
+from .registry import MODELS, VERSIONS
 from .sources import MlrunsSource, Source, StoreSource
 from .verify import VerifyResult, verify
 
@@ -196,11 +207,13 @@ def _run_import(source_spec: str, dest_spec: str, strict: bool, full: bool, jobs
     try:
         store, writer = _writer(dest_spec, source, report, batch_points)
         try:
-            Importer(source, writer, full=full, jobs=jobs or min(8, (os.cpu_count() or 1) * 2),
-                     progress=progress, summary=summary).run()
+            importer = Importer(source, writer, full=full,
+                                jobs=jobs or min(8, (os.cpu_count() or 1) * 2),
+                                progress=progress, summary=summary)
+            importer.run()
             result = None
             if check:
-                result = verify(source, store, summary.remapped)
+                result = verify(source, store, summary.remapped, importer.registered_models)
         finally:
             store.close()
     finally:
@@ -223,10 +236,22 @@ def format_summary(summary: ImportSummary, result: VerifyResult | None,
         + (f", {s.duplicate_points} exact duplicates stored once" if s.duplicate_points
            else ""),
     ]
-    if s.uncarried:
+    if s.models:
+        lines.append(f"  registry     {sum(s.models.values())} registered models: "
+                     + ", ".join(f"{s.models.get(k, 0)} {label}" for k, label in (
+                         ("created", "new"), ("updated", "updated"),
+                         ("unchanged", "unchanged"), ("conflict", "skipped (name taken)")))
+                     + f"; {s.model_versions} versions")
+    registry = {k: n for k, n in s.uncarried.items() if k in (MODELS, VERSIONS)}
+    other = {k: n for k, n in s.uncarried.items() if k not in registry}
+    if other:
         lines.append("  not carried  " + ", ".join(f"{n} {what}" for what, n in
-                                                  sorted(s.uncarried.items()))
+                                                  sorted(other.items()))
                      + " (trackstore stores do not hold them)")
+    if registry:
+        lines.append("  not carried  " + ", ".join(f"{registry[k]} {k}" for k in
+                                                  (MODELS, VERSIONS) if k in registry)
+                     + f" ({s.registry_note or REGISTRY_NEEDS_A_DATABASE})")
     if s.problems:
         lines.append(f"  problems     {len(s.problems)} (skipped):")
         lines += [f"    {where}: {reason}" for where, reason in s.problems[:most_problems]]
@@ -234,8 +259,11 @@ def format_summary(summary: ImportSummary, result: VerifyResult | None,
             lines.append(f"    ... {len(s.problems) - most_problems} more")
     if result is not None:
         if result.ok:
+            models = (f", {result.models} registered models with {result.model_versions} "
+                      "versions" if result.models else "")
             lines.append(f"  verify       OK: {result.runs} runs, {result.series} metrics, "
-                         f"{result.points} distinct points; checksum {result.source_checksum}")
+                         f"{result.points} distinct points{models}; checksum "
+                         f"{result.source_checksum}")
         else:
             lines.append(f"  verify       {len(result.differences)} DIFFERENCES "
                          f"(source checksum {result.source_checksum}, destination "

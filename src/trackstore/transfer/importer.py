@@ -5,6 +5,10 @@ inputs, plus the bytes of small metric files), at most ``read_ahead`` runs at a 
 stays bounded whatever the tree's size, and written by the calling thread in transactions of
 about ``batch_points`` points. A run whose fingerprint equals the one the destination recorded
 for this source is skipped: a second import of an unchanged tree writes nothing.
+
+The model registry comes last (:meth:`Importer._registry`): a destination that can hold it
+(a SQL store's writer has ``registered_model``) gets each registered model in a transaction of
+its own; any other destination has it counted as not carried.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
-from .records import ExperimentRecord, PointChunk, RunRecord
+from .records import ExperimentRecord, PointChunk, RegisteredModelRecord, RunRecord
+from .registry import registry_counts
 from .sources import Source
 
 
@@ -55,6 +60,12 @@ class ImportSummary:
     uncarried: dict[str, int] = field(default_factory=dict)
     #: Experiments that went to another id than the source's: ``{source id: destination id}``.
     remapped: dict[str, str] = field(default_factory=dict)
+    #: The model registry carried: registered models by outcome (``created``, ``updated``,
+    #: ``unchanged``, ``conflict``) and the live versions of those imported or unchanged.
+    models: dict[str, int] = field(default_factory=dict)
+    model_versions: int = 0
+    #: Why the registry is in ``uncarried`` (the destination cannot hold it), if it is.
+    registry_note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,11 +76,18 @@ class ImportSummary:
             "points": self.points, "duplicate_points": self.duplicate_points,
             "seconds": round(self.seconds, 3),
             "problems": [{"where": w, "reason": r} for w, r in self.problems],
+            "registered_models": {"total": sum(self.models.values()),
+                                  **{k: self.models.get(k, 0) for k in _OUTCOMES},
+                                  "versions": self.model_versions},
             "not_carried": self.uncarried,
         }
 
 
 Progress = Callable[[ImportSummary], None]
+_OUTCOMES = ("created", "updated", "unchanged", "conflict")
+#: Why a destination without ``registered_model`` does not get the registry.
+REGISTRY_NEEDS_A_DATABASE = ("the model registry is carried into a database destination "
+                             "only: import into a trackstore SQL database")
 
 
 class _ReadAhead:
@@ -123,6 +141,8 @@ class Importer:
         self.read_ahead = read_ahead
         self.progress = progress
         self.summary = summary if summary is not None else ImportSummary()
+        #: The source's model registry as this import read it (for ``--verify``).
+        self.registered_models: list[RegisteredModelRecord] | None = None
 
     def run(self) -> ImportSummary:
         summary = self.summary
@@ -131,6 +151,7 @@ class Importer:
         if not self.full:
             fingerprints = writer.fingerprints
             source.unchanged = lambda run_id, fp: fingerprints.get(run_id) == fp
+        registry_uncarried: dict[str, int] = {}
         try:
             targets: dict[str, str] = {}
             work: list[tuple[ExperimentRecord, str]] = []
@@ -154,16 +175,39 @@ class Importer:
                     self._import_run(run, targets[experiment.experiment_id])
                     summary.runs_imported += 1
                 self._tick()
+            registry_uncarried = self._registry()
             writer.finish()
         except BaseException as exc:
             writer.rollback(exc)
             raise
         finally:
-            summary.uncarried = source.uncarried()
+            summary.uncarried = {**source.uncarried(), **registry_uncarried}
             summary.seconds = time.perf_counter() - started
             writer.close()
         self._tick(force=True)
         return summary
+
+    def _registry(self) -> dict[str, int]:
+        """Import the source's model registry where the destination holds one; else what
+        it would have been, to count as not carried."""
+        models = self.registered_models = self.source.registered_models()
+        if models is None:  # counted by the source (uncarried), with its reason
+            self.summary.registry_note = self.source.registry_note
+            return {}
+        if not models:
+            return {}
+        write = getattr(self.writer, "registered_model", None)
+        if write is None:
+            self.summary.registry_note = getattr(self.writer, "registry_note",
+                                                 REGISTRY_NEEDS_A_DATABASE)
+            return registry_counts(models)
+        summary = self.summary
+        for rec in models:
+            outcome = write(rec)
+            summary.models[outcome] = summary.models.get(outcome, 0) + 1
+            if outcome != "conflict":
+                summary.model_versions += len(rec.versions)
+        return {}
 
     def _import_run(self, run: RunRecord, experiment_id: str) -> None:
         writer, summary = self.writer, self.summary

@@ -6,7 +6,15 @@ before 2.4). Nothing is ever written; a SQLite database is opened read-only.
 
 Values are taken as MLflow reads them back: ``is_nan`` rows are NaN, and an infinity MLflow
 stored as ``±1.7976931348623157e308`` stays that number (MLflow's own reads return it so).
-Traces, logged models and the model registry are counted and reported, not carried.
+Traces and logged models are counted and reported, not carried.
+
+The model registry (``registered_models``, ``registered_model_tags``, ``model_versions``,
+``model_version_tags``, ``registered_model_aliases``) is read whole: the aliases table (2.3)
+and ``model_versions.storage_location`` (late 2023) may be absent. Where the tables have a
+``workspace`` column (3.x), the ``default`` workspace is read, as MLflow's single-workspace
+server does; models of other workspaces are counted as not carried. A deleted version is a
+``Deleted_Internal`` row (redacted, its tags kept): it is not imported, but its number stays
+taken.
 """
 
 from __future__ import annotations
@@ -21,13 +29,22 @@ from sqlalchemy.engine import URL, make_url
 
 from ..entities import Dataset, DatasetInput, InputTag, LifecycleStage, RunInfo
 from ..store.sql.engine import resolve_url
-from .records import ExperimentRecord, MetricSeries, PointChunk, Problem, RunRecord
+from .records import (
+    ExperimentRecord,
+    MetricSeries,
+    PointChunk,
+    Problem,
+    RegisteredModelRecord,
+    RunRecord,
+)
+from .registry import MODELS, RawVersion, model_record
 from .sources import Source
 
 _FETCH = 100_000
 #: Tables of what a trackstore store cannot hold, with what the summary calls them.
-_UNCARRIED = (("trace_info", "traces"), ("logged_models", "logged models"),
-              ("registered_models", "registered models"), ("model_versions", "model versions"))
+_UNCARRIED = (("trace_info", "traces"), ("logged_models", "logged models"))
+#: MLflow's workspace of a single-workspace server (the only one trackstore imports).
+_DEFAULT_WORKSPACE = "default"
 _NAN = math.nan
 
 
@@ -99,6 +116,66 @@ class MlflowSqlSource(Source):
 
     def uncarried(self) -> dict[str, int]:
         return dict(self._counts)
+
+    def _registry_rows(self, conn: Any, table: str, *columns: str) -> list[Any]:
+        """The rows of *table*'s *columns* in the default workspace ([] without the table; a
+        column the schema lacks reads as NULL)."""
+        if not self._has(table):
+            return []
+        t = self.tables[table]
+        stmt = sa.select(*(self._col(table, c) for c in columns))
+        if "workspace" in t.c:
+            stmt = stmt.where(t.c.workspace == _DEFAULT_WORKSPACE)
+        return list(conn.execute(stmt))
+
+    def registered_models(self) -> list[RegisteredModelRecord]:
+        if not self._has("registered_models"):
+            return []
+        with self.engine.connect() as conn:
+            rm = self.tables["registered_models"]
+            if "workspace" in rm.c:
+                others = conn.execute(sa.select(sa.func.count()).select_from(rm).where(
+                    rm.c.workspace != _DEFAULT_WORKSPACE)).scalar_one()
+                if others:
+                    self._counts[f"{MODELS} of other workspaces than default"] = int(others)
+            models = self._registry_rows(conn, "registered_models", "name", "creation_time",
+                                         "last_updated_time", "description")
+            tags: dict[str, dict[str, Any]] = {}
+            for key, value, name in self._registry_rows(conn, "registered_model_tags", "key",
+                                                        "value", "name"):
+                tags.setdefault(name, {})[key] = value
+            aliases: dict[str, dict[str, Any]] = {}
+            for alias, version, name in self._registry_rows(conn, "registered_model_aliases",
+                                                            "alias", "version", "name"):
+                aliases.setdefault(name, {})[alias] = version
+            version_tags: dict[tuple[str, int], dict[str, Any]] = {}
+            for key, value, name, version in self._registry_rows(
+                    conn, "model_version_tags", "key", "value", "name", "version"):
+                version_tags.setdefault((name, int(version)), {})[key] = value
+            versions: dict[str, list[RawVersion]] = {}
+            for r in self._registry_rows(
+                    conn, "model_versions", "name", "version", "creation_time",
+                    "last_updated_time", "description", "user_id", "current_stage", "source",
+                    "storage_location", "run_id", "run_link", "status", "status_message"):
+                number = int(r.version)
+                versions.setdefault(r.name, []).append(RawVersion(
+                    version=number, creation_time=r.creation_time,
+                    last_updated_time=r.last_updated_time, description=r.description,
+                    user_id=r.user_id, current_stage=r.current_stage, source=r.source,
+                    storage_location=r.storage_location, run_id=r.run_id,
+                    run_link=r.run_link, model_id=None, status=r.status,
+                    status_message=r.status_message,
+                    tags=version_tags.get((r.name, number), {}),
+                    where=f"{self.description} model version {r.name} {number}"))
+        found = []
+        for name, created, updated, description in sorted(models, key=lambda r: r[0]):
+            record = model_record(name, created, updated, description, None,
+                                  tags.get(name, {}), aliases.get(name, {}),
+                                  versions.get(name, []),
+                                  f"{self.description} registered model {name}", self.report)
+            if record is not None:
+                found.append(record)
+        return found
 
     def run_locators(self, experiment: ExperimentRecord) -> list[str]:
         r = self.tables["runs"]

@@ -2,7 +2,9 @@
 
 A source yields :class:`ExperimentRecord` and :class:`RunRecord` objects (small: everything
 but the metric points), and streams each metric's points as :class:`PointChunk` columns, so
-that memory holds at most a few chunks whatever the size of the tree or of one history.
+that memory holds at most a few chunks whatever the size of the tree or of one history. Its
+model registry comes as :class:`RegisteredModelRecord` objects, each with its versions
+(:class:`ModelVersionRecord`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,64 @@ class PointChunk:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+
+@dataclass(slots=True)
+class ModelVersionRecord:
+    """A live version of a registered model, every field as the source stores it (the stage
+    and status in MLflow's spelling)."""
+
+    version: int
+    creation_time: int | None
+    last_updated_time: int | None
+    description: str | None
+    user_id: str | None
+    current_stage: str
+    source: str
+    storage_location: str | None
+    run_id: str | None
+    run_link: str | None
+    model_id: str | None
+    status: str
+    status_message: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RegisteredModelRecord:
+    """A registered model with its live versions (by number) and aliases (alias -> version).
+
+    ``used_versions`` holds every version number the source ever gave the model, its deleted
+    (``Deleted_Internal``) versions included, with each one's creation time: the destination
+    never hands those numbers out again, and a destination version that is not among them
+    was not imported from this model.
+    """
+
+    name: str
+    creation_time: int | None
+    last_updated_time: int | None
+    description: str | None
+    deployment_job_id: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    versions: list[ModelVersionRecord] = field(default_factory=list)
+    used_versions: dict[int, int | None] = field(default_factory=dict)
+    #: The number the source would give the next version, where it keeps a counter (a
+    #: trackstore database; 0: it does not, its numbers are ``used_versions``).
+    next_version: int = 0
+    #: Where the source keeps it, for reports.
+    where: str = ""
+
+    @property
+    def highest_version(self) -> int:
+        """The highest version number the source used (0: none)."""
+        return max(max(self.used_versions, default=0), self.next_version - 1)
+
+    def content(self) -> tuple[object, ...]:
+        """Everything a destination copy must equal (not the version counter)."""
+        return (self.name, self.creation_time, self.last_updated_time, self.description,
+                self.deployment_job_id, sorted(self.tags.items()), sorted(self.aliases.items()),
+                sorted(self.versions, key=lambda v: v.version))
 
 
 #: ``report(where, reason)``: how sources and writers report what they skip.

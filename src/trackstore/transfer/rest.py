@@ -177,6 +177,10 @@ class RestRunTarget:
 class RestImportWriter:
     """The import's writer for a ``trackstore server`` destination (see the module doc)."""
 
+    #: The import endpoints take no model registry (see ``not carried`` in the summary).
+    registry_note = ("a server does not take the model registry through an import: import "
+                     "into the server's database to carry it")
+
     def __init__(self, store: Any, identity: str, description: str, report: Problem,
                  batch_points: int = 50_000) -> None:
         self.store = store

@@ -2,9 +2,10 @@
 
 A source lists experiments, lists the runs of each cheaply (the progress bar's total), reads
 one run at a time without its points (:meth:`Source.read_run`, safe to call from several
-threads at once), and streams a metric's points in chunks (:meth:`Source.points`). What it
-cannot read is reported through the ``report(where, reason)`` callback and skipped; what the
-destination cannot hold (traces, logged models, registered models) is counted by
+threads at once), and streams a metric's points in chunks (:meth:`Source.points`), and reads
+its model registry whole (:meth:`Source.registered_models`: small, even for thousands of
+versions). What it cannot read is reported through the ``report(where, reason)`` callback and
+skipped; what no trackstore store holds (traces, logged models) is counted by
 :meth:`Source.uncarried`.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from .. import _metrics
 from ..entities import LifecycleStage, ViewType
+from ..exceptions import TrackstoreError
 from ..store.file.layout import (
     META,
     METRICS,
@@ -31,7 +33,15 @@ from ..store.file.layout import (
 )
 from ..store.file.meta import BadMeta, int_or_none, load_meta, parse_meta, run_info_from_meta
 from ..store.file.reading import RunReader, recently_written
-from .records import ExperimentRecord, MetricSeries, PointChunk, Problem, RunRecord
+from .records import (
+    ExperimentRecord,
+    MetricSeries,
+    PointChunk,
+    Problem,
+    RegisteredModelRecord,
+    RunRecord,
+)
+from .registry import MODELS, VERSIONS, RawVersion, model_record
 
 #: Bytes of a metric file read at a time (about 350k points of a typical file).
 CHUNK_BYTES = 8 << 20
@@ -48,6 +58,8 @@ class Source(abc.ABC):
     description: str
     #: Names the source in the destination's import state: stable across runs of the import.
     identity: str
+    #: Why :meth:`registered_models` is None (the registry is then counted as not carried).
+    registry_note: str = ""
 
     def __init__(self, report: Problem) -> None:
         self.report = report
@@ -75,6 +87,11 @@ class Source(abc.ABC):
     def uncarried(self) -> dict[str, int]:
         """What the source holds that no trackstore store can: ``{what: count}``."""
         return {}
+
+    def registered_models(self) -> list[RegisteredModelRecord] | None:
+        """The model registry, every model with its versions (see :mod:`.registry`); None
+        when this source cannot read it (then :meth:`uncarried` counts it)."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - most sources hold nothing open
         """Release what the source holds open."""
@@ -111,9 +128,6 @@ class MlrunsSource(Source):
                 record = self._experiment(os.path.join(folder, name), name, stage)
                 if record is not None:
                     found.append(record)
-        models = os.path.join(self.root, "models")
-        if os.path.isdir(models):
-            self._count("registered models", len(list_dirs(models)))
         return found
 
     def _experiment(self, path: str, name: str, stage: str) -> ExperimentRecord | None:
@@ -150,6 +164,67 @@ class MlrunsSource(Source):
 
     def uncarried(self) -> dict[str, int]:
         return dict(self._uncarried)
+
+    def registered_models(self) -> list[RegisteredModelRecord]:
+        """The tree's ``models/`` folder, as MLflow's file registry writes it: ``<name>/
+        meta.yaml``, ``tags/``, ``aliases/<alias>`` (the version's number), and
+        ``version-<n>/meta.yaml`` with ``tags/``."""
+        folder = os.path.join(self.root, "models")
+        found = []
+        for name in sorted(list_dirs(folder)):
+            record = self._registered_model(os.path.join(folder, name), name)
+            if record is not None:
+                found.append(record)
+        return found
+
+    def _registered_model(self, path: str, folder: str) -> RegisteredModelRecord | None:
+        meta_path = os.path.join(path, META)
+        try:
+            meta = load_meta(meta_path)
+        except BadMeta as exc:
+            self.report(meta_path, f"registered model skipped: {_why(exc, meta_path)}")
+            return None
+        name = meta.get("name")
+        if name != folder:
+            self.report(meta_path, f"registered model skipped: its name {name!r} is not its "
+                                   f"folder's name {folder!r}")
+            return None
+        versions = []
+        for entry in sorted(list_dirs(path)):
+            number = entry[len("version-"):]
+            if not entry.startswith("version-") or not number.isdigit():
+                continue
+            versions.append(self._model_version(os.path.join(path, entry), int(number), name))
+        aliases = dict(self._reader.key_values(os.path.join(path, "aliases")))
+        return model_record(
+            name, int_or_none(meta.get("creation_timestamp")),
+            int_or_none(meta.get("last_updated_timestamp")), meta.get("description"),
+            meta.get("deployment_job_id"),
+            dict(self._reader.key_values(os.path.join(path, TAGS))), aliases, versions,
+            path, self.report)
+
+    def _model_version(self, path: str, number: int, model: str) -> RawVersion:
+        meta_path = os.path.join(path, META)
+        problem = None
+        try:
+            meta = load_meta(meta_path)
+        except BadMeta as exc:
+            problem, meta = _why(exc, meta_path), {}
+        if problem is None and int_or_none(meta.get("version")) != number:
+            problem = f"its version {meta.get('version')!r} is not its folder's number"
+        if problem is not None:  # its number stays taken
+            self.report(meta_path, f"model version {number} of {model!r} skipped: {problem}")
+            return RawVersion(number, None, None, None, None, None, None, None, None, None,
+                              None, None, None, {}, meta_path, usable=False)
+        return RawVersion(
+            version=number, creation_time=int_or_none(meta.get("creation_timestamp")),
+            last_updated_time=int_or_none(meta.get("last_updated_timestamp")),
+            description=meta.get("description"), user_id=meta.get("user_id"),
+            current_stage=meta.get("current_stage"), source=meta.get("source"),
+            storage_location=meta.get("storage_location"), run_id=meta.get("run_id"),
+            run_link=meta.get("run_link"), model_id=meta.get("model_id"),
+            status=meta.get("status"), status_message=meta.get("status_message"),
+            tags=dict(self._reader.key_values(os.path.join(path, TAGS))), where=path)
 
     def run_locators(self, experiment: ExperimentRecord) -> list[str]:
         return [os.path.join(experiment.where, name)
@@ -306,9 +381,53 @@ class StoreSource(Source):
         self.description = uri
         self.identity = "store:" + uri
         self.page_points = page_points
+        self._uncarried: dict[str, int] = {}
 
     def close(self) -> None:
         self.store.close()
+
+    def uncarried(self) -> dict[str, int]:
+        return dict(self._uncarried)
+
+    def registered_models(self) -> list[RegisteredModelRecord] | None:
+        """A trackstore database's registry, read from its tables (times, numbers and
+        counters as stored); through a server the registry is not read (its API hides deleted
+        versions' numbers and where versions are stored): it is only counted."""
+        from ..store.sql.store import SqlStore
+
+        if isinstance(self.store, SqlStore):
+            from ..store.sql.registry_import import read_registry
+
+            found = []
+            for name, stored in sorted(read_registry(self.store).items()):
+                record = stored.record
+                record.next_version = stored.next_version
+                record.where = f"{self.description} registered model {name}"
+                found.append(record)
+            return found
+        self._count_registry()
+        self.registry_note = ("through a server the model registry is not read: import from "
+                              "the server's database to carry it")
+        return None
+
+    def _count_registry(self) -> None:
+        prompts = "tags.`mlflow.prompt.is_prompt` = 'true'"
+        try:
+            for what, search, page_size in (
+                    (MODELS, self.store.search_registered_models, 1000),
+                    (VERSIONS, self.store.search_model_versions, 10_000)):
+                for filter_string in (None, prompts):
+                    token = None
+                    while True:
+                        page = search(filter_string=filter_string, max_results=page_size,
+                                      page_token=token)
+                        if len(page):
+                            self._uncarried[what] = self._uncarried.get(what, 0) + len(page)
+                        token = page.token
+                        if not token:
+                            break
+        except TrackstoreError:  # a store without a registry (a server on a file store)
+            return
 
     def experiments(self) -> list[ExperimentRecord]:
         found = []

@@ -6,6 +6,11 @@ experiment), params, tags, dataset inputs, and every metric as a set of distinct
 points; a value is compared by its bits, NaN as NaN). Exact duplicate points count once: a
 SQL destination stores a point once by design, and the import reports how many it merged.
 Memory holds one metric history at a time.
+
+The model registry, where the destination holds one (a SQL store): every registered model of
+the source with its times, description, tags and aliases, each live version with every field
+and tag, and a version counter past every number the source used (its deleted versions
+included). A model the import left alone (its name taken in the destination) is a difference.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import TrackstoreError
-from .records import MetricSeries, RunRecord
+from .records import MetricSeries, RegisteredModelRecord, RunRecord
 from .sources import Source
 
 _RUN_FIELDS = ("status", "start_time", "end_time", "lifecycle_stage", "user_id",
@@ -29,6 +34,8 @@ class VerifyResult:
     runs: int = 0
     series: int = 0
     points: int = 0
+    models: int = 0
+    model_versions: int = 0
     source_checksum: str = ""
     destination_checksum: str = ""
     differences: list[tuple[str, str]] = field(default_factory=list)
@@ -39,7 +46,8 @@ class VerifyResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "runs": self.runs, "metrics": self.series,
-                "points": self.points, "source_checksum": self.source_checksum,
+                "points": self.points, "registered_models": self.models,
+                "model_versions": self.model_versions, "source_checksum": self.source_checksum,
                 "destination_checksum": self.destination_checksum,
                 "differences": [{"where": w, "difference": d} for w, d in self.differences]}
 
@@ -69,9 +77,11 @@ def _source_points(source: Source, run: RunRecord, series: MetricSeries
     return points
 
 
-def verify(source: Source, destination: Any, experiments: dict[str, str]) -> VerifyResult:
+def verify(source: Source, destination: Any, experiments: dict[str, str],
+           models: list[RegisteredModelRecord] | None = None) -> VerifyResult:
     """Compare *source* with the *destination* store; *experiments* maps source experiment
-    ids to destination ones (the import's merge rule)."""
+    ids to destination ones (the import's merge rule); *models* is the source's registry as
+    the import read it (read again if not given)."""
     result = VerifyResult()
     source_digests: list[str] = []
     dest_digests: list[str] = []
@@ -94,6 +104,7 @@ def verify(source: Source, destination: Any, experiments: dict[str, str]) -> Ver
             if run is not None:
                 _verify_run(source, destination, run, target, result, source_digests,
                             dest_digests)
+    _verify_registry(source, destination, result, models)
     result.source_checksum = hashlib.blake2b("".join(sorted(source_digests)).encode(),
                                              digest_size=16).hexdigest()
     result.destination_checksum = hashlib.blake2b("".join(sorted(dest_digests)).encode(),
@@ -154,3 +165,61 @@ def _verify_run(source: Source, destination: Any, run: RunRecord, target: str,
         if want_digest != got_digest:
             diff.append((where, f"metric {series.key!r}: {len(have)} distinct points, not "
                                 f"{len(want)} (checksum {got_digest}, not {want_digest})"))
+
+
+_MODEL_FIELDS = ("creation_time", "last_updated_time", "description", "deployment_job_id",
+                 "tags", "aliases")
+_VERSION_FIELDS = ("creation_time", "last_updated_time", "description", "user_id",
+                   "current_stage", "source", "storage_location", "run_id", "run_link",
+                   "model_id", "status", "status_message", "tags")
+
+
+def _verify_registry(source: Source, destination: Any, result: VerifyResult,
+                     models: list[RegisteredModelRecord] | None) -> None:
+    from ..store.sql.store import SqlStore
+
+    if not isinstance(destination, SqlStore):
+        return  # not carried there (the summary counts it)
+    if models is None:
+        models = source.registered_models()
+    if not models:
+        return
+    from ..store.sql.registry_import import read_registry
+
+    stored = read_registry(destination)
+    for rec in models:
+        result.models += 1
+        result.model_versions += len(rec.versions)
+        have = stored.get(rec.name)
+        if have is None:
+            result.differences.append((rec.where or rec.name,
+                                       f"registered model {rec.name!r} is missing"))
+            continue
+        _verify_model(rec, have.record, have.next_version, result.differences)
+
+
+def _verify_model(rec: RegisteredModelRecord, have: RegisteredModelRecord, next_version: int,
+                  diff: list[tuple[str, str]]) -> None:
+    where = rec.where or rec.name
+    what = f"registered model {rec.name!r}"
+    for name in _MODEL_FIELDS:
+        want, got = getattr(rec, name), getattr(have, name)
+        if want != got:
+            diff.append((where, f"{what}: {name} is {got!r}, not {want!r}"))
+    if next_version <= rec.highest_version:
+        diff.append((where, f"{what}: its next version would be {next_version}, a number the "
+                            f"source used (up to {rec.highest_version})"))
+    versions = {v.version: v for v in have.versions}
+    for v in rec.versions:
+        got_version = versions.pop(v.version, None)
+        if got_version is None:
+            diff.append((where, f"{what}: version {v.version} is missing"))
+            continue
+        for name in _VERSION_FIELDS:
+            want, got = getattr(v, name), getattr(got_version, name)
+            if want != got:
+                diff.append((where, f"{what} version {v.version}: {name} is {got!r}, not "
+                                    f"{want!r}"))
+    if versions:
+        diff.append((where, f"{what}: the destination has version(s) "
+                            f"{', '.join(str(n) for n in sorted(versions))} the source has not"))

@@ -47,6 +47,7 @@ from ...wire import (
     run_info_from_json,
 )
 from ..base import AbstractStore, GcRun
+from ..model_registry import RegistryBackend
 from ..registry import uri_scheme
 from ._http import HttpClient, HttpSettings
 from .credentials import mlflow_credentials
@@ -71,6 +72,8 @@ class RestStore(AbstractStore):
     the store-factory signature only: the server decides where artifacts go. *sleep* waits
     between retries (injectable, so tests observe backoff and ``Retry-After`` without waiting).
 
+    The model registry's calls go to the server's registry endpoints (:mod:`.registry`).
+
     Permanent deletion (:meth:`gc_runs`, :meth:`hard_delete_runs`,
     :meth:`hard_delete_experiment`) raises ``NOT_IMPLEMENTED``: MLflow's REST protocol has no
     such endpoints (``mlflow gc`` refuses HTTP URIs for the same reason), so garbage collection
@@ -84,6 +87,7 @@ class RestStore(AbstractStore):
         self._http = HttpClient(credentials.url, authorization=credentials.authorization,
                                 ssl_context=credentials.ssl_context,
                                 settings=HttpSettings.from_env(), sleep=sleep)
+        self._registry: RegistryBackend | None = None
 
     def __repr__(self) -> str:
         return f"RestStore({self._http.url!r})"
@@ -99,6 +103,15 @@ class RestStore(AbstractStore):
 
     def _release(self) -> None:
         self._http.close()
+
+    def registry_backend(self) -> RegistryBackend:
+        """The server's model registry (:mod:`.registry`), over this store's connections."""
+        registry = self._registry
+        if registry is None:
+            from .registry import RestRegistry  # (it imports this module)
+
+            registry = self._registry = RestRegistry(self._http)
+        return registry
 
     # -- experiments ------------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ offset a metric file was read to is stored with the points read, and a run's fin
 the last of its writes. An import killed at any moment therefore resumes where its last
 commit left it, and nothing is stored twice (a point stored again would be dropped by the
 ``metrics`` unique key anyway).
+
+The model registry comes last, one transaction per registered model, written by
+:mod:`.registry_import` (which explains the rule that makes a second import incremental).
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from typing import TYPE_CHECKING, Any
 from ... import _sqlbatch
 from ...entities import LifecycleStage, LoggedModelInput, now_ms
 from ...exceptions import RESOURCE_DOES_NOT_EXIST, TrackstoreError
-from ...transfer.records import ExperimentRecord, PointChunk, Problem, RunRecord
+from ...transfer.records import (
+    ExperimentRecord,
+    PointChunk,
+    Problem,
+    RegisteredModelRecord,
+    RunRecord,
+)
 from ..base import RUN_NAME_TAG
 from .statements import METRIC_COLUMNS, executemany
 
 if TYPE_CHECKING:
+    from .registry_import import RegistryRows, StoredModel
     from .store import SqlStore
 
 #: Imported experiment ids below this move the id counter past them (sequential ids, as an
@@ -62,6 +72,8 @@ class SqlImportWriter:
         self._rows: list[Any] = []
         self._latest: dict[tuple[int, int], Any] = {}
         self._offsets: dict[tuple[str, str], int] = {}
+        self._registry: RegistryRows | None = None
+        self._registry_snapshot: dict[str, StoredModel] = {}
         self.source_id = self._register_source(identity, description)
         m = self._sql.mark
         self.fingerprints: dict[str, str] = {} if not load_state else {
@@ -366,6 +378,39 @@ class SqlImportWriter:
         self.fingerprints[run_id] = fingerprint
         self._pending += 1
         self._maybe_commit()
+
+    # -- the model registry -----------------------------------------------------------------
+
+    def registered_model(self, rec: RegisteredModelRecord) -> str:
+        """Import one registered model with its versions, in a transaction of its own; the
+        outcome is one of :mod:`.registry_import`'s ``CREATED``, ``UPDATED``, ``UNCHANGED``
+        or ``CONFLICT`` (reported)."""
+        from .registry_import import CONFLICT, UNCHANGED, RegistryRows, unchanged
+
+        self.commit()
+        if self._registry is None:
+            self._registry = RegistryRows(self.store)
+            # One read of the whole registry: a model found equal there (a second import of
+            # an unchanged source) costs no transaction of its own.
+            self._registry_snapshot = self._registry.read(self.cur)
+            self.commit()
+        stored = self._registry_snapshot.get(rec.name)
+        if stored is not None and unchanged(stored, rec):
+            return UNCHANGED
+        try:
+            outcome = self._registry.import_model(self.cur, rec, self.report)
+        except self.store._dbapi_errors() as exc:
+            self.rollback(exc)
+            dbapi = self.store.engine.dialect.dbapi
+            if dbapi is not None and isinstance(exc, dbapi.IntegrityError):
+                # A model of that name was created in the destination meanwhile.
+                self.report(rec.where, f"registered model {rec.name!r} not imported: the "
+                                       "destination's model of that name was created while "
+                                       "the import ran; it is left as it is")
+                return CONFLICT
+            raise self.store._translate(exc) from None
+        self.commit()
+        return outcome
 
     def finish(self) -> None:
         """Commit what is pending and note when this source was last imported."""

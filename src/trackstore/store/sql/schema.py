@@ -75,6 +75,10 @@ Tables and why each index exists
     which datasets (with their input tags) and which logged models a run used; primary keys
     start with ``run_key``: a run's inputs are one range. ``ix_run_inputs_dataset_key`` lets
     the removal of a dataset (with its experiment) find the inputs that name it.
+``registered_models`` / ``registered_model_tags`` / ``model_versions`` /
+``model_version_tags`` / ``registered_model_aliases``
+    the model registry (migration 0004), keyed by an integer ``model_key`` so that a rename
+    is one row; :mod:`.registry` explains each table, its indexes and its version counter.
 """
 
 from __future__ import annotations
@@ -418,4 +422,79 @@ import_offsets = Table(
     Column("key", string(250), nullable=False),
     Column("byte_offset", BigInteger, nullable=False),
     PrimaryKeyConstraint("source_id", "run_uuid", "key"),
+)
+
+# --- model registry (migration 0004) -------------------------------------------------------
+
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")
+MODEL_VERSION_STATUSES = ("PENDING_REGISTRATION", "FAILED_REGISTRATION", "READY")
+
+registered_models = Table(
+    "registered_models", metadata,
+    Column("model_key", surrogate_key(), Identity(start=1), primary_key=True),
+    Column("name", string(256), nullable=False),
+    Column("creation_time", BigInteger),
+    Column("last_updated_time", BigInteger),
+    Column("description", long_text()),
+    Column("deployment_job_id", string(256)),
+    Column("next_version", Integer, nullable=False),
+    UniqueConstraint("name"),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags", metadata,
+    Column("model_key", BigInteger,
+           ForeignKey("registered_models.model_key", ondelete="CASCADE"), nullable=False),
+    Column("key", string(250), nullable=False),
+    Column("value", long_text(), nullable=False),
+    PrimaryKeyConstraint("model_key", "key"),
+    sqlite_with_rowid=False,
+)
+
+model_versions = Table(
+    "model_versions", metadata,
+    Column("model_key", BigInteger,
+           ForeignKey("registered_models.model_key", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger),
+    Column("last_updated_time", BigInteger),
+    Column("description", long_text()),
+    Column("user_id", string(256)),
+    Column("current_stage", string(20), nullable=False),
+    Column("source", long_text(), nullable=False),
+    Column("storage_location", long_text()),
+    Column("run_id", string(256)),
+    Column("run_link", long_text()),
+    Column("model_id", string(256)),
+    Column("status", string(20), nullable=False),
+    Column("status_message", long_text()),
+    PrimaryKeyConstraint("model_key", "version"),
+    CheckConstraint(_in("current_stage", MODEL_STAGES), name="current_stage"),
+    CheckConstraint(_in("status", MODEL_VERSION_STATUSES), name="status"),
+    Index("ix_model_versions_run_id", "run_id"),
+    Index("ix_model_versions_last_updated_time", "last_updated_time"),
+)
+
+model_version_tags = Table(
+    "model_version_tags", metadata,
+    Column("model_key", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", string(250), nullable=False),
+    Column("value", long_text(), nullable=False),
+    PrimaryKeyConstraint("model_key", "version", "key"),
+    ForeignKeyConstraint(["model_key", "version"],
+                         ["model_versions.model_key", "model_versions.version"],
+                         ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases", metadata,
+    Column("model_key", BigInteger, nullable=False),
+    Column("alias", string(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("model_key", "alias"),
+    ForeignKeyConstraint(["model_key", "version"],
+                         ["model_versions.model_key", "model_versions.version"],
+                         ondelete="CASCADE"),
 )

@@ -37,7 +37,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     import fcntl
@@ -102,6 +102,9 @@ from . import schema as s
 from .engine import DedicatedConnections, engine_for
 from .statements import METRIC_COLUMNS, Statements, executemany
 
+if TYPE_CHECKING:
+    from .registry import SqlRegistry
+
 T = TypeVar("T")
 _ACTIVE, _DELETED = LifecycleStage.ACTIVE, LifecycleStage.DELETED
 _EXPERIMENT_COUNTER = "experiment"
@@ -165,6 +168,7 @@ class SqlStore(AbstractStore):
         self._writers: list[tuple[int, Any]] = []  # (pid, writer) of every thread, for close()
         self._generation = 0  # bumped by close(): a thread's older writer is not used again
         self._points: DedicatedConnections | None = None  # PostgreSQL: see _point_connections
+        self._registry: SqlRegistry | None = None
         from .migrate import ensure_schema
 
         ensure_schema(self.engine)
@@ -172,6 +176,15 @@ class SqlStore(AbstractStore):
 
     def __repr__(self) -> str:
         return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def registry_backend(self) -> SqlRegistry:
+        """The model registry on this database (:mod:`.registry`)."""
+        registry = self._registry
+        if registry is None:
+            from .registry import SqlRegistry
+
+            registry = self._registry = SqlRegistry(self)
+        return registry
 
     # -- transactions ---------------------------------------------------------------------------
 
