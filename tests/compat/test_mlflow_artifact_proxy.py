@@ -131,3 +131,35 @@ def test_trackstore_client_logs_through_the_proxy(server: ServerProcess,
     theirs = mlflow.MlflowClient(tracking_uri=server.url)
     assert {(f.path, f.is_dir) for f in theirs.list_artifacts(run_id)} \
         == {("loss.svg", False), ("plots", True)}
+
+
+def test_mlflow_registers_a_run_model_and_downloads_it_by_alias(
+        server: ServerProcess, tmp_path: Path) -> None:
+    """``mlflow.register_model`` of a model kept in a run's artifacts, then downloads of
+    ``models:/`` URIs (by version and by alias) through the registry and the proxy."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    (model / "weights.bin").write_bytes(os.urandom(1 << 16))
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(server.url):
+        with mlflow.start_run() as run:
+            mlflow.log_artifacts(str(model), "model")
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "registered")
+        assert (version.name, version.version, version.run_id) \
+            == ("registered", "1", run.info.run_id)
+        client = mlflow.MlflowClient(tracking_uri=server.url)
+        assert client.get_model_version_download_uri("registered", "1") \
+            == f"{run.info.artifact_uri}/model"
+        client.set_registered_model_alias("registered", "champion", "1")
+        for uri in ("models:/registered@champion", "models:/registered/1"):
+            local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(
+                tmp_path / uri.replace(":", "").replace("/", "_").replace("@", "_"))))
+            got = _tree(local)
+            # (MLflow writes a registered_model_meta file beside what it downloads.)
+            assert {k: v for k, v in got.items() if k != "registered_model_meta"} \
+                == _tree(model), uri
+    # (register_model finds the MLmodel file in the run's artifacts and registers their URI.)
+    assert TrackingClient(server.url).get_model_version_by_alias(
+        "registered", "champion").source == f"{run.info.artifact_uri}/model"
