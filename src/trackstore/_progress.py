@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import IO
 
 
@@ -22,6 +23,13 @@ class TerminalLine:
         if self._width:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def progress_stream(quiet: bool, stream: IO[str] | None = None) -> IO[str] | None:
+    """Where a progress bar is drawn: *stream* (default stderr), unless *quiet* or it is not a
+    terminal (a log file or a pipe gets the summary only)."""
+    out = stream if stream is not None else sys.stderr
+    return None if quiet or not out.isatty() else out
 
 
 def bar(done: float, total: float) -> str:

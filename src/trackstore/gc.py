@@ -38,7 +38,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import sys
 import time
 import urllib.parse
 from collections import Counter
@@ -46,7 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from ._progress import TerminalLine, bar, clock
+from ._progress import TerminalLine, bar, clock, progress_stream
 from .entities import Experiment, LifecycleStage, ViewType, now_ms
 from .exceptions import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, TrackstoreError
 from .store.base import AbstractStore, GcRun
@@ -381,6 +380,6 @@ def store_for_gc(uri: str) -> AbstractStore:
 
 
 def default_progress(quiet: bool, stream: IO[str] | None = None) -> GcProgressBar | None:
-    out = stream if stream is not None else sys.stderr
-    return None if quiet or not out.isatty() else GcProgressBar(out)
+    out = progress_stream(quiet, stream)
+    return None if out is None else GcProgressBar(out)
 

@@ -891,17 +891,21 @@ class Scenario:
         step("raw.wrong_method", lambda: call("GET", "/runs/create"), raw=True)
 
 
-def main(argv: list[str]) -> int:
-    out_path, artifact_root = argv[1], argv[2]
-    scenario = Scenario(artifact_root)
+def play_and_record(scenario: Scenario, out_path: str, version: int) -> int:
+    """Play *scenario*, then write its record (also what it got to, when it fails)."""
     try:
         scenario.play()
     finally:
         with open(out_path, "w", encoding="utf-8") as out:
-            json.dump({"version": RECORD_VERSION, "record": scenario.record,
+            json.dump({"version": version, "record": scenario.record,
                        "messages": scenario.messages, "timings": scenario.timings}, out,
                       ensure_ascii=False, indent=1, allow_nan=False)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    out_path, artifact_root = argv[1], argv[2]
+    return play_and_record(Scenario(artifact_root), out_path, RECORD_VERSION)
 
 
 if __name__ == "__main__":

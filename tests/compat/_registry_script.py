@@ -50,9 +50,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 if __package__:
-    from ._client_script import MISSING_RUN, RUN_ID, Scenario, T, now_ms
+    from ._client_script import MISSING_RUN, RUN_ID, Scenario, T, now_ms, play_and_record
 else:  # run as a script: its directory is on sys.path
-    from _client_script import MISSING_RUN, RUN_ID, Scenario, T, now_ms
+    from _client_script import MISSING_RUN, RUN_ID, Scenario, T, now_ms, play_and_record
 
 RECORD_VERSION = 1
 STEP_GAP = 0.002  # seconds between two steps: their windows never share a millisecond
@@ -872,15 +872,7 @@ class RegistryScenario(Scenario):
 
 def main(argv: list[str]) -> int:
     out_path, artifact_root = argv[1], argv[2]
-    scenario = RegistryScenario(artifact_root)
-    try:
-        scenario.play()
-    finally:
-        with open(out_path, "w", encoding="utf-8") as out:
-            json.dump({"version": RECORD_VERSION, "record": scenario.record,
-                       "messages": scenario.messages, "timings": scenario.timings}, out,
-                      ensure_ascii=False, indent=1, allow_nan=False)
-    return 0
+    return play_and_record(RegistryScenario(artifact_root), out_path, RECORD_VERSION)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ the harness itself (the scenario is deterministic: the records are then equal, n
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,8 +39,8 @@ from tests.compat.test_mlflow_client_server import (
     CANDIDATE,
     CLIENT_ENV,
     Allowed,
-    AllowedDifference,
     Outcome,
+    assert_same_answers,
     compare,
     run_scenarios,
 )
@@ -263,23 +262,7 @@ def test_the_mlflow_client_gets_the_same_registry_answers(outcome: Outcome) -> N
     oracle, candidate = outcome.oracle.result, outcome.candidate.result
     assert oracle is not None and candidate is not None
     assert oracle["version"] == candidate["version"] == RECORD_VERSION
-    allowances = ALLOWED if CANDIDATE == "trackstore" else []
-    unexplained, allowed = compare(outcome.kind, oracle["record"], candidate["record"],
-                                   (oracle["messages"], candidate["messages"]), allowances)
-    print(f"{outcome.kind}: {len(oracle['record'])} steps; oracle: "
-          f"{outcome.oracle.timing()}; candidate: {outcome.candidate.timing()}")
-    by_rule: dict[str, list[str]] = {}
-    for line in allowed:
-        step, name = line.split(": ", 1)
-        by_rule.setdefault(name, []).append(step)
-    why = {rule.name: rule.why for rule in ALLOWED}
-    for name, steps in by_rule.items():
-        warnings.warn(AllowedDifference(
-            f"{outcome.kind}: {name}, in {', '.join(steps)}: {why[name]}"), stacklevel=1)
-    assert not unexplained, (
-        f"{len(unexplained)} step(s) of the registry scenario differ between mlflow server and "
-        f"{CANDIDATE} server on {outcome.kind} (see tests/compat/_registry_script.py):\n\n"
-        + "\n\n".join(unexplained))
+    assert_same_answers(outcome, ALLOWED, "registry scenario", "_registry_script.py")
 
 
 def test_allowances_admit_exactly_the_documented_difference() -> None:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._progress import TerminalLine, bar, clock, human
+from .._progress import TerminalLine, bar, clock, human, progress_stream
 from ..exceptions import (
     INVALID_PARAMETER_VALUE,
     TEMPORARILY_UNAVAILABLE,
@@ -273,7 +273,6 @@ def format_summary(summary: ImportSummary, result: VerifyResult | None,
 
 
 def default_progress(quiet: bool) -> ProgressBar | None:
-    if quiet or not sys.stderr.isatty():
-        return None
-    return ProgressBar(sys.stderr)
+    out = progress_stream(quiet)
+    return None if out is None else ProgressBar(out)
 

@@ -41,6 +41,7 @@ Where MLflow's SQL store differs
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from collections import defaultdict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -151,31 +152,34 @@ class SqlRegistry(RegistryBackend):
             args: Any = (tuple(params[name] for name in compiled.positiontup or ())
                          if compiled.positional else params)
             cur.execute(str(compiled), args)
-            row_type = namedtuple("Row", [d[0] for d in cur.description])  # type: ignore[misc]
+            row_type = _row_type(tuple(d[0] for d in cur.description))
             return [row_type(*row) for row in cur.fetchall()]
 
         return fetch
 
-    def _model_key(self, cur: Any, name: str, *, lock: bool = False) -> int:
-        """The key of model *name*, in the caller's transaction; ``lock`` takes its row lock
-        first (by a no-op update), so that the rest of the transaction sees it unchanged."""
+    def _model_key(self, cur: Any, name: str) -> int:
+        """The key of model *name*, in the caller's transaction."""
         m = self._m
-        if lock and self._store._dialect != "sqlite":
-            cur.execute(f"UPDATE registered_models SET next_version = next_version WHERE "
-                        f"name = {m}", (name,))
         cur.execute(f"SELECT model_key FROM registered_models WHERE name = {m}", (name,))
         row = cur.fetchone()
         if row is None:
             raise model_not_found(name)
         return int(row[0])
 
+    def _lock_model(self, cur: Any, name: str) -> None:
+        """Take the row lock of model *name* (a no-op update) until the transaction ends;
+        SQLite's write transaction holds the whole database already."""
+        if self._store._dialect != "sqlite":
+            cur.execute(f"UPDATE registered_models SET next_version = next_version WHERE "
+                        f"name = {self._m}", (name,))
+
     def _version_key(self, cur: Any, name: str, version: int, *, lock: bool = False) -> int:
         """The key of the model of an existing version (MLflow's "Model Version (...) not
-        found" also when the model is missing); ``lock`` as for :meth:`_model_key`."""
+        found" also when the model is missing); ``lock`` first takes the model's row lock
+        (:meth:`_lock_model`), so that the rest of the transaction sees it unchanged."""
         m = self._m
-        if lock and self._store._dialect != "sqlite":
-            cur.execute(f"UPDATE registered_models SET next_version = next_version WHERE "
-                        f"name = {m}", (name,))
+        if lock:
+            self._lock_model(cur, name)
         cur.execute(f"SELECT r.model_key FROM registered_models r JOIN model_versions v ON "
                     f"v.model_key = r.model_key WHERE r.name = {m} AND v.version = {m}",
                     (name, version))
@@ -668,6 +672,12 @@ class SqlRegistry(RegistryBackend):
         with self._reading() as fetch:
             rows, token = self._page(fetch, statement.order_by(*terms), max_results, page_token)
             return PagedList(self._version_objects(fetch, rows), token)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_type(columns: tuple[str, ...]) -> Any:
+    """A row class with attributes named after *columns* (made once per column list)."""
+    return namedtuple("Row", columns)
 
 
 def _by_model(keys: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
