@@ -11,7 +11,7 @@ the libraries per point.
 
     .ci/databases start; eval "$(.ci/databases env)"   # the PostgreSQL and MariaDB rows
     python -m pytest benches/bench_async.py --benchmark-only \
-        --benchmark-group-by=func --benchmark-autosave
+        --benchmark-group-by=func --benchmark-autosave --benchmark-storage=benches/results
 
 **Caller cost** (``test_async_log_metric_caller_cost``, ``test_async_log_metrics_caller_cost``):
 the fluent API on an active run in a fresh file store, a timed round being many calls in a
@@ -29,12 +29,12 @@ trackstore waits with its ``flush()``; MLflow with ``RunOperations.wait()`` on e
 handle: its ``flush_async_logging()`` stops and restarts its logging thread, which sits in a
 ``queue.get(timeout=1)``, and would add up to a second of idling to a round.
 
-* SQL stores (``test_async_sustained[<dialect>]``): each library in an empty database of its
-  own (``benches/_databases.py``; a dialect whose server is unreachable is skipped), as in
-  ``bench_sql_store.py``.
-* Server (``test_async_sustained_server``): each library's client to its own server,
-  ``trackstore server`` / ``mlflow server`` with 2 workers on a SQLite database of its own,
-  MLflow's in the configuration ``bench_server.py`` uses (gunicorn, job runner off).
+* SQL stores (``test_async_sustained[<dialect>-log_batch_1000]``): each library in an empty
+  database of its own (``benches/_databases.py``; a dialect whose server is unreachable is
+  skipped), as in ``bench_sql_store.py``.
+* Server (``test_async_sustained_server[log_batch_1000]``): each library's client to its own
+  server, ``trackstore server`` / ``mlflow server`` with 2 workers on a SQLite database of its
+  own, MLflow's in the configuration ``bench_server.py`` uses (gunicorn, job runner off).
 
 Untimed (``--benchmark-disable``, as CI runs the benchmarks) each benchmark runs one small
 round, and every benchmark checks that each point it logged is stored, once.
@@ -337,7 +337,14 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_async_sustained(benchmark: Any, dialect: str, lib: str, tmp_path: Path) -> None:
+#: The shape of the calls of the SQL and server benchmarks, in their names as in the file
+#: store's: ``log_batch`` of 1000 prebuilt points.
+LOG_BATCH_1000 = pytest.mark.parametrize("shape", ["log_batch_1000"])
+
+
+@LOG_BATCH_1000
+def test_async_sustained(benchmark: Any, dialect: str, lib: str, shape: str,
+                         tmp_path: Path) -> None:
     """Points per second into a SQL store: ``log_batch`` of 1000 points, asynchronously."""
     with fresh_database(dialect, tmp_path, lib, create_schema(lib)) as uri:
         benchmark.extra_info["database"] = server_version(dialect)
@@ -364,7 +371,8 @@ def served(lib: str, tmp_path: Path) -> Iterator[Server]:
             yield server
 
 
-def test_async_sustained_server(benchmark: Any, lib: str, served: Server) -> None:
+@LOG_BATCH_1000
+def test_async_sustained_server(benchmark: Any, lib: str, shape: str, served: Server) -> None:
     """Points per second through the server (SQLite behind it): ``log_batch`` of 1000 points,
     asynchronously, from one client in this process."""
     benchmark.extra_info["server"] = (

@@ -5,7 +5,7 @@ Each benchmark is parametrized ``[trackstore]`` / ``[mlflow]`` with the scale in
 JSON into the ratio table of ``benches/RESULTS.md``.
 
     python -m pytest benches/bench_file_store.py --benchmark-only \
-        --benchmark-group-by=func --benchmark-autosave
+        --benchmark-group-by=func --benchmark-autosave --benchmark-storage=benches/results
 """
 
 from __future__ import annotations
@@ -145,8 +145,9 @@ def test_search_runs_first_page(benchmark: Any, lib: str, runs: int, query: str,
     assert values == sorted(values, reverse=True)
 
 
-def test_create_runs(benchmark: Any, lib: str, tmp_path: Path) -> None:
-    """create_run + log_batch (10 metrics, 10 params, 5 tags) + set_terminated."""
+def test_create_runs_one_per_call(benchmark: Any, lib: str, tmp_path: Path) -> None:
+    """One run per timed call: create_run + log_batch (10 metrics, 10 params, 5 tags) +
+    set_terminated."""
     client, ent = client_and_entities(lib, tmp_path / "mlruns")
     experiment_id = client.create_experiment("runs")
     batch = metrics(ent, 10, keys=10)

@@ -5,19 +5,20 @@ benchmarks as tests), each with 4 params, 2 tags, 2 metrics of 10 points and one
 file, deleted with a ``deleted_time``, and one active run that must survive. It is made once
 per session as an ``mlruns`` tree (MLflow's layout, by trackstore's file store), then:
 
-* ``test_gc_file_store[trackstore]`` / ``[mlflow]``: each command on a fresh copy of the tree.
-  One ``mlflow gc`` removes at most 1000 runs of a file store (it lists them with
-  ``search_runs``' default page size): its row is per run removed (``runs_per_call``);
-* ``test_gc_sqlite[trackstore]`` / ``[mlflow]``: each command on a fresh copy of its own
-  library's SQLite database holding the same runs (trackstore's made by ``trackstore import``
-  from the tree, MLflow's by ``mlflow migrate-filestore``); the artifacts are in the tree.
+* ``test_gc_file_store[<runs>-trackstore]`` / ``[<runs>-mlflow]``: each command on a fresh
+  copy of the tree. One ``mlflow gc`` removes at most 1000 runs of a file store (it lists them
+  with ``search_runs``' default page size): its row is per run removed (``runs_per_call``);
+* ``test_gc_sqlite[<runs>-trackstore]`` / ``[<runs>-mlflow]``: each command on a fresh copy of
+  its own library's SQLite database holding the same runs (trackstore's made by ``trackstore
+  import`` from the tree, MLflow's by ``mlflow migrate-filestore``); the artifacts are in the
+  tree.
 
 Each round restores the data first (untimed); the timed call is the command line in-process
 (``mlflow gc`` with ``MLFLOW_TRACKING_URI`` set, as it demands). After the call every deleted
 run must be gone, metadata and artifacts, and the active run still there.
 
     python -m pytest benches/bench_gc.py --benchmark-only --benchmark-group-by=func \
-        --benchmark-autosave
+        --benchmark-autosave --benchmark-storage=benches/results
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class Data:
                 from mlflow.store.db.utils import _upgrade_db
 
                 engine = sa.create_engine(f"sqlite:///{path}")
-                _upgrade_db(engine)  # migrate-filestore leaves an older revision
+                # migrate-filestore leaves an older revision
+                _upgrade_db(engine)  # type: ignore[no-untyped-call]
                 engine.dispose()
             from trackstore.store.sql.engine import dispose_engines
 
@@ -101,10 +103,14 @@ class Data:
         return self.databases[lib]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The number of deleted runs, first in the benchmarks' names (``[10000-trackstore]``)."""
+    if "runs" in metafunc.fixturenames:
+        metafunc.parametrize("runs", [RUNS[timed(metafunc.config)]], scope="session")
+
 
 @pytest.fixture(scope="session")
-def data(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Data:
-    runs = RUNS[timed(request.config)]
+def data(tmp_path_factory: pytest.TempPathFactory, runs: int) -> Data:
     return Data(tmp_path_factory.mktemp("gc"), runs)
 
 

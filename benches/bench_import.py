@@ -1,23 +1,26 @@
 """Bulk import: ``trackstore import`` against ``mlflow migrate-filestore`` on the same tree.
 
-* ``test_import_mlruns_sqlite[trackstore]`` / ``[mlflow]``: an ``mlruns`` tree into a
-  new SQLite database: trackstore's import (``trackstore.transfer.run_import``) and MLflow's
-  ``migrate-filestore`` (``mlflow.store.fs2db.migrate``), both in this process, both from an
-  empty database file (each creates its schema, as its command does). Design §6: ≥ 20×.
-* ``test_import_mlruns_server[postgresql]``, ``[mysql]`` (MariaDB): trackstore's import
-  into the servers of ``.ci/databases`` (MLflow's command only writes SQLite): points/s.
+* ``test_import_mlruns_sqlite[<points>-trackstore]`` / ``[<points>-mlflow]``: an ``mlruns``
+  tree into a new SQLite database: trackstore's import (``trackstore.transfer.run_import``)
+  and MLflow's ``migrate-filestore`` (``mlflow.store.fs2db.migrate``), both in this process,
+  both from an empty database file (each creates its schema, as its command does). Design
+  §6: ≥ 20×.
+* ``test_import_mlruns_server[<points>-postgresql]``, ``[<points>-mysql]`` (MariaDB):
+  trackstore's import into the servers of ``.ci/databases`` (MLflow's command only writes
+  SQLite): points/s.
 * ``test_import_peak_memory[<points>]``: the command line importing a tree of that many
   points into SQLite in a child process, its peak resident memory in ``extra_info``
   (``peak_rss_mb``): it stays flat from 1M to 10M points (memory is bounded by the batch).
 
 Trees are made once per session by ``_data.build_import_tree`` (runs through the file store,
 metric files as MLflow formats them). Timed: 200 runs × 10 metrics × 100 points (200k points)
-for the MLflow comparison, 1M points into the servers, 1M and 10M points for memory. Untimed
-(CI runs the benchmarks as tests) the trees are small.
+for the MLflow comparison, 1M points into the servers, 1M and 10M points for memory; the
+number of points of its tree is the first parameter of each benchmark (``[200000-...]``).
+Untimed (CI runs the benchmarks as tests) the trees are small (and so are the parameters).
 
     .ci/databases start; eval "$(.ci/databases env)"
     python -m pytest benches/bench_import.py --benchmark-only --benchmark-group-by=func \
-        --benchmark-autosave
+        --benchmark-autosave --benchmark-storage=benches/results
 """
 
 from __future__ import annotations
@@ -41,11 +44,14 @@ MEMORY = {True: [(1000, 10, 100), (1000, 10, 1000)], False: [(20, 2, 100), (20, 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The trees' shapes, named by their number of points (``[200000]``): the real ones when
+    timed, small ones when run as tests."""
     full = timed(metafunc.config)
-    if "memory_tree" in metafunc.fixturenames:
-        shapes = MEMORY[full]
-        metafunc.parametrize("memory_tree", shapes,
-                             ids=[str(r * k * s) for r, k, s in shapes], scope="session")
+    for name, shapes in (("compare_tree", [COMPARE[full]]), ("server_tree", [SERVERS[full]]),
+                         ("memory_tree", MEMORY[full])):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, shapes, ids=[str(r * k * s) for r, k, s in shapes],
+                                 scope="session")
 
 
 _trees: dict[tuple[int, int, int], tuple[Path, int]] = {}
@@ -77,12 +83,12 @@ def _migrate(source: Path, uri: str) -> None:
 
 
 @pytest.mark.parametrize("lib", ["trackstore", "mlflow"])
-def test_import_mlruns_sqlite(benchmark: Any, lib: str, trees: Any, tmp_path: Path,
-                              request: pytest.FixtureRequest) -> None:
+def test_import_mlruns_sqlite(benchmark: Any, lib: str, compare_tree: tuple[int, int, int],
+                              trees: Any, tmp_path: Path) -> None:
     """The tree into a new SQLite database."""
     if lib == "mlflow":
         pytest.importorskip("mlflow")
-    source, total = trees(COMPARE[timed(request.config)])
+    source, total = trees(compare_tree)
     made = iter(range(1_000_000))
 
     def setup() -> tuple[tuple[Path, str], dict[str, Any]]:
@@ -114,12 +120,12 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
         yield request.param, uri
 
 
-def test_import_mlruns_server(benchmark: Any, server_db: tuple[str, str], trees: Any,
-                              request: pytest.FixtureRequest) -> None:
+def test_import_mlruns_server(benchmark: Any, server_db: tuple[str, str],
+                              server_tree: tuple[int, int, int], trees: Any) -> None:
     """The tree into a database server. Each round imports into a database emptied first
     (trackstore's tables dropped and made again, empty)."""
     dialect, uri = server_db
-    source, total = trees(SERVERS[timed(request.config)])
+    source, total = trees(server_tree)
 
     def setup() -> tuple[tuple[Path, str], dict[str, Any]]:
         _empty(uri)

@@ -2,6 +2,9 @@
 
 Run with ``python -m pytest benches/bench_metrics.py --benchmark-only``. The files are what
 MLflow writes: millisecond timestamps, ``repr`` of full-precision doubles, increasing steps.
+Every public function of the topic is here: the file store's reads (``parse``, ``latest``) and
+writes (``format_line``, ``format_lines``, ``format_batch``, ``count_plain``), the asynchronous
+logger's ``format_rows`` and the server's ``from_json_plain``.
 """
 
 from __future__ import annotations
@@ -127,3 +130,39 @@ def test_count_plain_1000(benchmark: Any, impl: ModuleType) -> None:
     """log_batch's validation fast path over 1000 Metric objects."""
     known = frozenset(f"m{k}" for k in range(10))
     assert run(benchmark, impl.count_plain, metric_objects(1000, 10), known) == 1000
+
+
+@cache
+def queued_rows(count: int, keys: int) -> list[tuple[str, float, int, int]]:
+    """Points as the asynchronous logger queues them: (key, value, timestamp, step)."""
+    timestamps, values, steps = points(count)
+    return [(f"m{i % keys}", v, ts, step)
+            for i, (ts, v, step) in enumerate(zip(timestamps, values, steps, strict=True))]
+
+
+def test_format_rows_1000(benchmark: Any, impl: ModuleType) -> None:
+    """The asynchronous logger's serialisation: 1000 queued rows over 10 keys into lines."""
+    groups = run(benchmark, impl.format_rows, queued_rows(1000, 10))
+    assert groups == impl.format_batch(metric_objects(1000, 10))
+
+
+@cache
+def json_entries(count: int, keys: int) -> list[dict[str, Any]]:
+    """A ``log-batch`` request's decoded ``metrics``, as the server receives them."""
+    timestamps, values, steps = points(count)
+    return [{"key": f"m{i % keys}", "value": v, "timestamp": ts, "step": step}
+            for i, (ts, v, step) in enumerate(zip(timestamps, values, steps, strict=True))]
+
+
+def test_from_json_plain_1000(benchmark: Any, impl: ModuleType) -> None:
+    """The server's ``log-batch``: 1000 decoded JSON entries (10 keys) into Metric objects."""
+    entries = json_entries(1000, 10)
+
+    def convert() -> list[Any]:
+        out: list[Any] = []
+        assert impl.from_json_plain(entries, 0, out) == len(entries)
+        return out
+
+    metrics = run(benchmark, convert)
+    assert [(m.key, m.value, m.timestamp, m.step) for m in metrics] == \
+        [(e["key"], e["value"], e["timestamp"], e["step"]) for e in entries]

@@ -2,26 +2,28 @@
 
 Each server runs as a subprocess of this session (``benches/_servers.py``) with
 ``--workers 2`` (this is a 2-core machine), on a database of its own created empty for the
-module: a SQLite file on the test's disk, and a PostgreSQL database on the server of
-``.ci/databases`` when it answers (``benches/_databases.py``: unreachable, it is skipped with
-the reason). The schema is created before the server starts, by the server's own library,
-so the workers do not race to migrate a new database. One server runs at a time: all the
-benchmarks of ``[sqlite-trackstore]``, then of ``[sqlite-mlflow]``, and so on. Each server
-is stopped with SIGTERM at the end and must exit, every process it started with it.
+module: a SQLite file on the test's disk, and a PostgreSQL and a MariaDB (``[mysql]``)
+database on the servers of ``.ci/databases`` when they answer (``benches/_databases.py``: an
+unreachable one is skipped with the reason). The schema is created before the server starts,
+by the server's own library, so the workers do not race to migrate a new database. One server
+runs at a time: all the benchmarks of ``[sqlite-trackstore]``, then of ``[sqlite-mlflow]``,
+and so on. Each server is stopped with SIGTERM at the end and must exit, every process it
+started with it.
 
 Benchmarks are parametrized ``[<dialect>-trackstore]`` / ``[<dialect>-mlflow]`` (the server
 measured), so ``--benchmark-group-by=func`` puts the pairs side by side and
 ``benches/report.py`` pairs them by name with the server dropped.
 
     python -m pytest benches/bench_server.py --benchmark-only --benchmark-group-by=func \
-        --benchmark-autosave
+        --benchmark-autosave --benchmark-storage=benches/results
 
 **The load** (``test_log_metric_calls``, ``test_log_batch_1000_points``): 4 client
 processes (``TRACKSTORE_BENCH_CLIENTS``), each with one kept-alive connection, each logging
 into a run of its own (four training jobs logging at once); a timed round is every client
 sending its requests one after the other (50 ``log-metric`` calls, or 2 ``log-batch`` calls
-of 1000 points), and ends when the last answer is in. Both servers get the same rounds and
-the same client code (:class:`_servers.Connection`: a lean HTTP/1.1 client, ``TCP_NODELAY``,
+of 1000 points: the ``[4_clients_x_50]`` and ``[4_clients_x_2]`` of their names), and ends
+when the last answer is in. Both servers get the same rounds and the same client code
+(:class:`_servers.Connection`: a lean HTTP/1.1 client, ``TCP_NODELAY``,
 each request's line, headers and JSON body in one ``send()``; the bodies are encoded before
 the round starts). Processes, not threads: against a trivial 2-process HTTP server on this
 machine, 4 client threads reached 5-6k requests/s (they share one GIL) and 4 processes
@@ -51,7 +53,7 @@ default server instead. MLflow's SQLite commits ``fsync`` (rollback journal,
 run to run (``log-metric`` 41 to 127 calls/s in this session); the PostgreSQL server of
 ``.ci/databases`` flushes nothing for either.
 
-**The ``mlflow`` client** (``test_mlflow_client_log_metric``,
+**The ``mlflow`` client** (``test_mlflow_client_log_metric_one_point_per_call``,
 ``test_mlflow_client_log_batch_1000_points``): informative, what users run: one
 ``mlflow.MlflowClient(tracking_uri=<server>)`` in this process, sequential calls.
 
@@ -90,7 +92,7 @@ from _servers import (
 )
 
 LIBS = ["trackstore", "mlflow"]
-DIALECTS = ["sqlite", "postgresql"]
+DIALECTS = ["sqlite", "postgresql", "mysql"]
 WORKERS = 2  # server worker processes, both servers (a 2-core machine)
 CLIENTS = int(os.environ.get("TRACKSTORE_BENCH_CLIENTS", "4"))  # client processes of the load
 CALLS_PER_CLIENT = 50  # log-metric calls per client per round
@@ -104,7 +106,7 @@ def mlflow_server_options() -> tuple[tuple[str, ...], str]:
     """``mlflow server``'s options and their description (see the module's docstring)."""
     if MLFLOW_SERVER == "uvicorn" or importlib.util.find_spec("gunicorn") is None:
         return (), f"uvicorn, {WORKERS} workers (MLflow's default server)"
-    import gunicorn.config
+    import gunicorn.config  # type: ignore[import-untyped]
 
     # Recent gunicorns open a control socket in ~/.gunicorn, one path for every instance.
     shared = any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS)
@@ -277,21 +279,30 @@ def _rounds(lib: str, timed: bool, trackstore: int, mlflow: int) -> int:
     return 1 if not timed else trackstore if lib == "trackstore" else mlflow
 
 
-def test_log_metric_calls(benchmark: Any, served: Served, pool: ClientPool) -> None:
+def per_client(requests: int) -> pytest.MarkDecorator:
+    """The load of a timed round, in the benchmark's name: ``[4_clients_x_50]`` is 4 client
+    processes (``TRACKSTORE_BENCH_CLIENTS``) sending 50 requests each."""
+    return pytest.mark.parametrize("requests_per_client", [requests],
+                                   ids=[f"{CLIENTS}_clients_x_{requests}"])
+
+
+@per_client(CALLS_PER_CLIENT)
+def test_log_metric_calls(benchmark: Any, served: Served, pool: ClientPool,
+                          requests_per_client: int) -> None:
     """``POST runs/log-metric``, one point per call: each client 50 calls per round."""
     run_ids = [served.new_run() for _ in range(pool.size)]
 
     def requests(client: int, number: int) -> list[Request]:
-        first = number * CALLS_PER_CLIENT
+        first = number * requests_per_client
         return [("POST", f"{API}/runs/log-metric", json.dumps({
             "run_id": run_ids[client], "key": "loss", "value": 1 / (step + 1),
             "timestamp": T0 + step, "step": step}).encode())
-            for step in range(first, first + CALLS_PER_CLIENT)]
+            for step in range(first, first + requests_per_client)]
 
     rounds = Rounds(pool, served.url, requests)
     served.note(benchmark)
     rounds.run(benchmark, served.server, 1, _rounds(served.lib, not benchmark.disabled, 40, 8))
-    steps = rounds.made * CALLS_PER_CLIENT
+    steps = rounds.made * requests_per_client
     for run_id in run_ids:  # every call's point, once
         history = metric_history(served.url, run_id, "loss")
         assert sorted((m["step"], m["timestamp"], m["value"]) for m in history) == \
@@ -312,27 +323,29 @@ def _check_batches(url: str, run_id: str, batches: int) -> None:
         assert sorted(m["step"] for m in history) == list(range(batches * 100)), key
 
 
-def test_log_batch_1000_points(benchmark: Any, served: Served, pool: ClientPool) -> None:
+@per_client(BATCHES_PER_CLIENT)
+def test_log_batch_1000_points(benchmark: Any, served: Served, pool: ClientPool,
+                               requests_per_client: int) -> None:
     """``POST runs/log-batch`` of 1000 points (10 keys): each client 2 calls per round."""
     run_ids = [served.new_run() for _ in range(pool.size)]
 
     def requests(client: int, number: int) -> list[Request]:
         return [("POST", f"{API}/runs/log-batch",
-                 json.dumps(_batch(run_ids[client], number * BATCHES_PER_CLIENT + b)).encode())
-                for b in range(BATCHES_PER_CLIENT)]
+                 json.dumps(_batch(run_ids[client], number * requests_per_client + b)).encode())
+                for b in range(requests_per_client)]
 
     rounds = Rounds(pool, served.url, requests)
     served.note(benchmark)
     benchmark.extra_info["points_per_request"] = 1000
     rounds.run(benchmark, served.server, 1000, _rounds(served.lib, not benchmark.disabled, 40, 8))
     for run_id in run_ids:
-        _check_batches(served.url, run_id, rounds.made * BATCHES_PER_CLIENT)
+        _check_batches(served.url, run_id, rounds.made * requests_per_client)
 
 
 # -- the mlflow client, as users run it -------------------------------------------------------
 
 
-def test_mlflow_client_log_metric(benchmark: Any, served: Served) -> None:
+def test_mlflow_client_log_metric_one_point_per_call(benchmark: Any, served: Served) -> None:
     """``mlflow.MlflowClient(tracking_uri=<server>).log_metric``: one client, one point a call."""
     mlflow = pytest.importorskip("mlflow")
     client = mlflow.MlflowClient(tracking_uri=served.url)

@@ -10,7 +10,7 @@ side by side and ``benches/report.py`` pairs them by name with the library dropp
 
     .ci/databases start; eval "$(.ci/databases env)"   # the PostgreSQL and MariaDB rows
     python -m pytest benches/bench_sql_store.py --benchmark-only \
-        --benchmark-group-by=func --benchmark-autosave
+        --benchmark-group-by=func --benchmark-autosave --benchmark-storage=benches/results
 
 Where the data lives: the write benchmarks (``log_metric``, ``log_batch``, run creation) use
 a SQLite file on the test's disk (``tmp_path``), so a commit costs what it costs there (the
@@ -196,8 +196,9 @@ def test_log_batch_1000_points(benchmark: Any, dialect: str, lib: str, db: str) 
         assert [m.step for m in history] == list(range(made * 100)), key  # each point once
 
 
-def test_create_runs(benchmark: Any, dialect: str, lib: str, db: str) -> None:
-    """create_run + log_batch (10 metrics, 10 params, 5 tags) + set_terminated."""
+def test_create_runs_one_per_call(benchmark: Any, dialect: str, lib: str, db: str) -> None:
+    """One run per timed call: create_run + log_batch (10 metrics, 10 params, 5 tags) +
+    set_terminated."""
     client, ent = client_and_entities(lib, db)
     experiment_id = client.create_experiment("runs")
     batch = [ent.Metric(f"m{i}", 0.5 + i, T0, 0) for i in range(10)]

@@ -5,12 +5,15 @@ Run with ``python -m pytest benches/bench_sqlbatch.py --benchmark-only
 millisecond timestamps, increasing steps, full-precision values (so ``repr`` needs 16 or 17
 digits, the slow case), one point in 1000 a NaN. 1000 points is a ``log_batch`` at MLflow's
 limit; 1M points shows the per-point cost without the per-call one. The fetched rows are what a
-driver returns for one metric's history.
+driver returns for one metric's history; the columns of ``series_rows`` what the import parses
+from a metric file. ``encode_value`` / ``decode_value``: one value, as a single ``log_metric``
+and a single read convert it.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from functools import cache
 from types import ModuleType
@@ -63,6 +66,32 @@ def run(benchmark: Any, fn: Callable[..., Any], *args: Any, count: int) -> Any:
 def test_metric_rows(benchmark: Any, impl: ModuleType, count: int) -> None:
     rows = run(benchmark, impl.metric_rows, 7, metric_batch(count), KEY_IDS, {}, count=count)
     assert len(rows) == count
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_series_rows(benchmark: Any, impl: ModuleType, count: int) -> None:
+    """The import's encoder: one metric's columns (arrays, as parsed from its file) into rows."""
+    all_points = points(count)
+    timestamps = array("q", [ts for ts, _, _ in all_points])
+    values = array("d", [math.nan if i % 1000 == 999 else v
+                         for i, (_, v, _) in enumerate(all_points)])
+    steps = array("q", [step for _, _, step in all_points])
+    rows, dropped = run(benchmark, impl.series_rows, 7, 1, timestamps, values, steps, None,
+                        count=count)
+    assert (len(rows), dropped) == (count, 0)
+
+
+@pytest.mark.parametrize("value", [0.8444218515250481, math.inf], ids=["finite", "inf"])
+def test_encode_value(benchmark: Any, impl: ModuleType, value: float) -> None:
+    """One value into its stored (value, kind): a single ``log_metric``'s encoding."""
+    stored, kind = benchmark(impl.encode_value, value)
+    assert impl.decode_value(stored, kind) == value
+
+
+def test_decode_value(benchmark: Any, impl: ModuleType) -> None:
+    """A stored (value, kind) back into the metric's value: a single read's decoding."""
+    assert benchmark(impl.decode_value, 0.8444218515250481, impl.KIND_FINITE) == \
+        0.8444218515250481
 
 
 @pytest.mark.parametrize("count", SIZES)

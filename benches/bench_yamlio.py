@@ -111,7 +111,7 @@ def pyyaml_dumper(request: pytest.FixtureRequest) -> Any:
         pytest.skip(f"PyYAML without {request.param}")
 
     def dump(data: Any) -> bytes:
-        text = yaml.dump(
+        text: str = yaml.dump(
             data, Dumper=dumper, default_flow_style=False, allow_unicode=True, sort_keys=True
         )
         return text.encode("utf-8")

@@ -1,139 +1,64 @@
-"""Turn saved pytest-benchmark JSON into ``benches/RESULTS.md``: medians and ratios to MLflow.
+"""Turn the saved pytest-benchmark JSON into ``benches/RESULTS.md`` and its plots.
 
-    python benches/report.py --storage .benchmarks --output benches/RESULTS.md
+    python benches/report.py
 
-Takes, for each benchmark module, the newest saved run that has it (so a run of one module
-updates its sections and keeps the others'), or the given ``--json FILE`` s (the first to
-have a module wins). Store benchmarks are paired by name with the ``lib`` parameter dropped
-(``[trackstore]`` vs ``[mlflow]``, ``[sqlite-trackstore]`` vs ``[sqlite-mlflow]``; in the
-server benchmarks the parameter names the server); twin benchmarks by the ``impl`` parameter
-(``[c]`` vs ``[py]``). Ratios are of medians: the machine is shared and noisy. Where both
-sides say how many points a timed call holds (``extra_info["points_per_call"]``), the ratio
-is per point: the asynchronous logging benchmarks time 10,000 of trackstore's calls in a
-round and 20 of MLflow's.
+The saved runs are the pytest-benchmark storage ``benches/results/``, committed with the
+repository (``tox -e bench`` measures every module and saves there; one module alone:
+``python -m pytest benches/bench_x.py --benchmark-only --benchmark-group-by=func
+--benchmark-autosave --benchmark-storage=benches/results``). Each benchmark module is
+taken from the newest saved run that has it, by the time the run was measured (so a run of
+one module updates its sections and keeps the others'); a saved run all of whose modules
+have newer results is deleted (``--keep`` keeps it). Then ``benches/RESULTS.md`` is written,
+``benches/results-notes.md`` appended, with the PNG plots it shows in ``benches/plots/``
+(plots no longer drawn are deleted). ``--json FILE`` (repeatable) reads those files instead,
+the first to have a module winning, and deletes nothing.
+
+Store benchmarks are paired by name with the ``lib`` parameter dropped (``[trackstore]`` vs
+``[mlflow]``, ``[sqlite-trackstore]`` vs ``[sqlite-mlflow]``; in the server benchmarks the
+parameter names the server); twin benchmarks by the ``impl`` parameter (``[c]`` vs ``[py]``).
+Ratios are of medians: the machine is shared and noisy. Where both sides say how many points a
+timed call holds (``extra_info["points_per_call"]``), the ratio is per point: the asynchronous
+logging benchmarks time 10,000 of trackstore's calls in a round and 20 of MLflow's.
+
+The plots: per section, each benchmark's ratio to MLflow (with its target, where it is a
+ratio); per compiled module, each twin benchmark's ``[c]`` speedup over ``[py]``; and for each
+benchmark run at several sizes (the first number among its parameters: points, versions, ...),
+its throughput against the size. The sections and the design's targets are in
+``_sections.py``; the figures are drawn by ``_plots.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-Check = Callable[["Row"], bool]
+import _plots
+from _sections import (
+    BASELINE_OF,
+    DIALECT_VALUES,
+    FLOOR_PREFIX,
+    IMPL_VALUES,
+    LIB_VALUES,
+    SECTIONS,
+    SQL_TARGETS,
+    STORE_MODULES,
+    Row,
+    Section,
+    Target,
+)
 
-
-@dataclass
-class Row:
-    name: str
-    ours: float  # median seconds
-    theirs: float | None
-    per_call: int | None  # points (or runs) per call
-    theirs_per_call: int | None = None  # MLflow's, when its timed calls hold another number
-
-    @property
-    def ratio(self) -> float | None:
-        """MLflow's time ÷ ours: per point when both sides say how many a call holds."""
-        if self.theirs is None:
-            return None
-        if self.per_call and self.theirs_per_call:
-            return (self.theirs / self.theirs_per_call) / (self.ours / self.per_call)
-        return self.theirs / self.ours
-
-    @property
-    def rate(self) -> float | None:
-        return None if not self.per_call else self.per_call / self.ours
-
-    @property
-    def per_point(self) -> float | None:
-        return None if not self.per_call else self.ours / self.per_call
-
-    @property
-    def theirs_per_point(self) -> float | None:
-        if self.theirs is None or not self.theirs_per_call:
-            return None
-        return self.theirs / self.theirs_per_call
-
-
-def ratio_at_least(times: float) -> Check:
-    return lambda row: (row.ratio or 0) >= times
-
-
-def rate_at_least(per_second: float) -> Check:
-    return lambda row: (row.rate or 0) >= per_second
-
-
-def at_most(seconds: float) -> Check:
-    return lambda row: row.ours <= seconds
-
-
-def per_point_at_most(seconds: float) -> Check:
-    return lambda row: row.per_point is not None and row.per_point <= seconds
-
-
-# name (lib dropped) -> (target text, check); names without a target are reported only.
-TARGETS: dict[str, tuple[str, Check]] = {
-    "test_log_metric_one_point_per_call": ("≥ 100× MLflow", ratio_at_least(100)),
-    "test_log_batch_1000_points": ("≥ 1M points/s", rate_at_least(1e6)),
-    "test_get_metric_history[1000000]": ("≥ 20× MLflow (entities)", ratio_at_least(20)),
-    "test_get_metric_history_columns[1000000]": (
-        "≥ 100× MLflow's entity read", ratio_at_least(100)),
-    "test_search_runs_first_page[5000-warm-order_by_metric]": ("≤ 0.2 s", at_most(0.2)),
-    "test_search_runs_first_page[5000-cold-order_by_metric]": ("≤ 0.2 s", at_most(0.2)),
-    "test_create_runs": ("≥ 20× MLflow (design §6; not an M1 target)", ratio_at_least(20)),
-}
-# Benchmarks of ours whose MLflow counterpart has another name.
-BASELINE_OF = {
-    "test_get_metric_history_columns[100000]": "test_get_metric_history[100000]",
-    "test_get_metric_history_columns[1000000]": "test_get_metric_history[1000000]",
-}
-
-# The SQL store (design §6), by name with the lib dropped.
-SQL_TARGETS: dict[str, tuple[str, Check]] = {
-    "test_log_metric_one_point_per_call[sqlite]": ("≥ 50× MLflow", ratio_at_least(50)),
-    # trackstore with an fsync per commit, as MLflow's SQLite commits (see results-notes.md)
-    "test_log_metric_one_point_per_call_fsync": (
-        "≥ 50× MLflow, at MLflow's durability", ratio_at_least(50)),
-    "test_log_metric_one_point_per_call[postgresql]": ("≥ 20× MLflow", ratio_at_least(20)),
-    "test_log_batch_1000_points[sqlite]": ("≥ 500k points/s", rate_at_least(5e5)),
-    "test_log_batch_1000_points[postgresql]": ("≥ 300k points/s", rate_at_least(3e5)),
-    "test_search_runs_first_page[5000-sqlite-order_by_metric]": ("≤ 0.05 s", at_most(0.05)),
-    "test_search_runs_first_page[5000-sqlite-filter_and_order]": ("≤ 0.05 s", at_most(0.05)),
-    "test_get_metric_history[100000]": ("≥ 20× MLflow", ratio_at_least(20)),
-    "test_create_runs[sqlite]": ("≥ 20× MLflow", ratio_at_least(20)),
-}
-SQL_BASELINE_OF = {
-    **BASELINE_OF,
-    # the same durability as MLflow's SQLite: an fsync per commit
-    "test_log_metric_one_point_per_call_fsync": "test_log_metric_one_point_per_call[sqlite]",
-}
-# Through the server (design §6), by name with the server dropped: ratios of throughput with
-# the same concurrent load on both (a timed call is a round of requests).
-SERVER_TARGETS: dict[str, tuple[str, Check]] = {
-    f"test_{op}[{dialect}]": (f"≥ {times}× MLflow", ratio_at_least(times))
-    for op, times in (("log_metric_calls", 10), ("log_batch_1000_points", 20))
-    for dialect in ("sqlite", "postgresql")
-}
-# Asynchronous logging (``synchronous=False``), by name with the lib dropped: the caller's
-# time per point, and end-to-end points/s (the final flush included). The SQL stores and the
-# server have no number: their ratio to MLflow is reported.
-ASYNC_TARGETS: dict[str, tuple[str, Check]] = {
-    "test_async_log_metric_caller_cost": ("≤ 2 µs per point", per_point_at_most(2e-6)),
-    "test_async_log_metrics_caller_cost": ("≤ 2 µs per point", per_point_at_most(2e-6)),
-    **{f"test_async_sustained_file_store[{shape}]": ("≥ 1M points/s", rate_at_least(1e6))
-       for shape in ("log_batch_1000", "log_metrics_100")},
-}
-IMPORT_TARGETS: dict[str, tuple[str, Check]] = {
-    "test_import_mlruns_sqlite": ("≥ 20× `mlflow migrate-filestore`", ratio_at_least(20)),
-}
-STORE_MODULES = ("bench_file_store", "bench_sql_store", "bench_server", "bench_async",
-                 "bench_import", "bench_gc")
-#: ``test_floor_<op>[<dialect>]``: the database alone doing the writes of ``test_<op>[<dialect>]``.
-FLOOR_PREFIX = "test_floor_"
+HERE = Path(__file__).resolve().parent
+STORAGE = HERE / "results"
+OUTPUT = HERE / "RESULTS.md"
+NOTES = HERE / "results-notes.md"
+PLOTS = HERE / "plots"
 
 
 def _strip_param(name: str, values: tuple[str, ...]) -> tuple[str, str | None]:
@@ -152,36 +77,63 @@ def _module(benchmark: dict[str, Any]) -> str:
     return str(benchmark["fullname"]).split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
 
 
-def _load(args: argparse.Namespace) -> dict[str, Any]:
-    """The benchmarks of each module from the newest run that has it (or the first --json)."""
-    if args.json:
-        files = [Path(f) for f in args.json]
-    else:
-        files = sorted(Path(args.storage).rglob("*.json"), key=lambda p: p.stat().st_mtime,
-                       reverse=True)
-    if not files:
-        raise SystemExit(f"no saved benchmark JSON under {args.storage}")
+# -- the saved runs ---------------------------------------------------------------------------
+
+
+@dataclass
+class SavedRun:
+    """One saved pytest-benchmark JSON file."""
+
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def measured(self) -> str:
+        """When it was measured (ISO 8601, UTC): what "newer" means, not the file's time,
+        which every checkout changes."""
+        return str(self.data.get("datetime") or "")
+
+    @property
+    def modules(self) -> set[str]:
+        return {_module(b) for b in self.data.get("benchmarks", [])}
+
+
+def read_runs(storage: Path) -> list[SavedRun]:
+    """Every saved run under *storage*, the newest first."""
+    runs = [SavedRun(path, json.loads(path.read_text()))
+            for path in sorted(storage.rglob("*.json"))]
+    return sorted(runs, key=lambda run: (run.measured, run.path.name), reverse=True)
+
+
+def select(runs: Sequence[SavedRun]) -> tuple[dict[str, Any], list[SavedRun]]:
+    """The benchmarks of each module from the first of *runs* that has it; and the runs that
+    give nothing (all of their modules are in an earlier one of *runs*, or they are empty)."""
     merged: dict[str, Any] = {"benchmarks": [], "sources": []}
     covered: set[str] = set()
-    for file in files:
-        data = json.loads(file.read_text())
-        modules = sorted({_module(b) for b in data.get("benchmarks", [])} - covered)
+    superseded = []
+    for run in runs:
+        modules = sorted(run.modules - covered)
         if not modules:
+            superseded.append(run)
             continue
         covered.update(modules)
-        merged["benchmarks"] += [b for b in data["benchmarks"] if _module(b) in modules]
+        merged["benchmarks"] += [b for b in run.data["benchmarks"] if _module(b) in modules]
         merged["sources"].append({"modules": modules, **{
-            k: data.get(k) for k in ("datetime", "commit_info", "machine_info")}})
-    return merged
+            k: run.data.get(k) for k in ("datetime", "commit_info", "machine_info")}})
+    merged["missing"] = sorted({p.stem for p in HERE.glob("bench_*.py")} - covered)
+    return merged, superseded
+
+
+# -- rows -------------------------------------------------------------------------------------
 
 
 def store_rows(benchmarks: list[dict[str, Any]], module: str = "bench_file_store",
-               baseline_of: dict[str, str] | None = None) -> list[Row]:
+               baseline_of: Mapping[str, str] | None = None) -> list[Row]:
     baseline_of = BASELINE_OF if baseline_of is None else baseline_of
     ours: dict[str, dict[str, Any]] = {}
     theirs: dict[str, dict[str, Any]] = {}
     for b in benchmarks:
-        name, lib = _strip_param(b["name"], ("trackstore", "mlflow"))
+        name, lib = _strip_param(b["name"], LIB_VALUES)
         if _module(b) != module or name.startswith(FLOOR_PREFIX):
             continue
         if lib == "mlflow":
@@ -198,9 +150,30 @@ def store_rows(benchmarks: list[dict[str, Any]], module: str = "bench_file_store
 
 
 def _per_call(benchmark: dict[str, Any]) -> int | None:
-    """Points (or runs) per timed call, as the benchmark recorded it."""
+    """Points (or runs, or model versions, or registered models) per timed call, as the
+    benchmark recorded it."""
     info = benchmark.get("extra_info") or {}
-    return info.get("points_per_call") or info.get("runs_per_call")
+    return next((info[k] for k in ("points_per_call", "runs_per_call", "versions_per_call",
+                                   "models_per_call") if info.get(k)), None)
+
+
+def _twin_name(name: str) -> tuple[str, str | None]:
+    """A twin benchmark's name without its implementation, and the label of its column:
+    ``py``/``c``, ``MLflow`` (``test_x_mlflow_baseline[...]``) or ``PyYAML <Loader>``
+    (``test_x_pyyaml[<Loader>]``), or None."""
+    name, impl = _strip_param(name, IMPL_VALUES)
+    label = impl
+    for suffix, prefix in (("_mlflow_baseline", "MLflow"), ("_pyyaml", "PyYAML")):
+        base = re.sub(rf"{suffix}(\[|$)", r"\1", name)
+        if base != name:
+            match = re.search(r"\[(.*)\]$", name)
+            variant = match.group(1) if match else ""
+            if prefix == "PyYAML":
+                base, label = re.sub(r"\[.*\]$", "", base), f"PyYAML {variant}"
+            else:
+                label = prefix
+            name = base
+    return name, label
 
 
 def twin_rows(benchmarks: list[dict[str, Any]]) -> list[tuple[str, dict[str, float]]]:
@@ -214,20 +187,63 @@ def twin_rows(benchmarks: list[dict[str, Any]]) -> list[tuple[str, dict[str, flo
         module = _module(b)
         if module in STORE_MODULES:
             continue
-        name, impl = _strip_param(b["name"], ("c", "py"))
-        label = impl or "-"
-        for suffix, prefix in (("_mlflow_baseline", "MLflow"), ("_pyyaml", "PyYAML")):
-            base = re.sub(rf"{suffix}(\[|$)", r"\1", name)
-            if base != name:
-                match = re.search(r"\[(.*)\]$", name)
-                variant = match.group(1) if match else ""
-                if prefix == "PyYAML":
-                    base, label = re.sub(r"\[.*\]$", "", base), f"PyYAML {variant}"
-                else:
-                    label = prefix
-                name = base
-        rows.setdefault(f"{module}::{name}", {})[label] = b["stats"]["median"]
+        name, label = _twin_name(b["name"])
+        rows.setdefault(f"{module}::{name}", {})[label or "-"] = b["stats"]["median"]
     return sorted(rows.items())
+
+
+@dataclass
+class SizeFamily:
+    """Benchmarks of one operation at several sizes: per series, size -> throughput (/s)."""
+
+    key: str  # module::name, the size and the series' parameters left out
+    series: dict[str, dict[int, float]] = field(default_factory=dict)
+
+
+def size_families(benchmarks: list[dict[str, Any]]) -> list[SizeFamily]:
+    """Benchmarks run at two sizes or more, the size being the first parameter that is a
+    number. Series: the library or twin (and the database); throughput: the points a call
+    holds (or, not recorded, the size) ÷ the median."""
+    found: dict[str, SizeFamily] = {}
+    for b in benchmarks:
+        module = _module(b)
+        name = str(b["name"])
+        if name.startswith(FLOOR_PREFIX):
+            continue
+        if module in STORE_MODULES:
+            name, lib = _strip_param(name, LIB_VALUES)
+            label = "MLflow" if lib == "mlflow" else "trackstore"
+        else:
+            name, twin = _twin_name(name)
+            label = twin or "trackstore"
+        match = re.fullmatch(r"(.*?)\[(.*)\]", name)
+        if not match:
+            continue
+        base, params = match.group(1), match.group(2).split("-")
+        size = next((int(p) for p in params if p.isdigit()), None)
+        if size is None:
+            continue
+        params.remove(str(size))
+        dialect = next((p for p in params if p in DIALECT_VALUES), None)
+        if dialect:
+            params.remove(dialect)
+            label = f"{label} {dialect}"
+        key = f"{module}::{base}" + (f"[{'-'.join(params)}]" if params else "")
+        family = found.setdefault(key, SizeFamily(key))
+        family.series.setdefault(label, {})[size] = \
+            (_per_call(b) or size) / float(b["stats"]["median"])
+    order = ["trackstore", "c", "MLflow", "py", *DIALECT_VALUES]
+    families = []
+    for key in sorted(found):
+        series = found[key].series
+        if len({size for points in series.values() for size in points}) > 1:
+            labels = sorted(series, key=lambda label: (tuple(
+                order.index(w) if w in order else len(order) for w in label.split()), label))
+            families.append(SizeFamily(key, {label: series[label] for label in labels}))
+    return families
+
+
+# -- the tables -------------------------------------------------------------------------------
 
 
 def _time(seconds: float | None) -> str:
@@ -262,13 +278,15 @@ def _ratio(row: Row) -> str:
         f"{row.ratio:.2f}×" if row.ratio else "—")
 
 
-def _target(row: Row, targets: dict[str, tuple[str, Check]]) -> tuple[str, str]:
+def _target(row: Row, targets: Mapping[str, Target]) -> tuple[str, str]:
     """(target text, met) of *row*; both empty for a row without a target."""
-    target, check = targets.get(row.name, ("", lambda r: True))
-    return target, ("yes" if check(row) else "**no**") if target else ""
+    target = targets.get(row.name)
+    if target is None:
+        return "", ""
+    return target.text, "yes" if target.met(row) else "**no**"
 
 
-def _store_table(rows: list[Row], targets: dict[str, tuple[str, Check]]) -> list[str]:
+def _store_table(rows: list[Row], targets: Mapping[str, Target]) -> list[str]:
     lines = ["| benchmark | trackstore | MLflow | ratio | throughput | target | met |",
              "|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: r.name):
@@ -278,7 +296,7 @@ def _store_table(rows: list[Row], targets: dict[str, tuple[str, Check]]) -> list
     return lines
 
 
-def async_table(rows: list[Row], targets: dict[str, tuple[str, Check]]) -> list[str]:
+def async_table(rows: list[Row], targets: Mapping[str, Target]) -> list[str]:
     """Per point, not per timed round: the two libraries' rounds hold different numbers of
     points (trackstore's calls cost a thousandth of MLflow's)."""
     lines = ["| benchmark | trackstore per point | MLflow per point | ratio | trackstore | "
@@ -296,7 +314,6 @@ def floor_table(benchmarks: list[dict[str, Any]], sql_rows: list[Row]) -> list[s
     """Each floor beside the end-to-end benchmark it bounds, and MLflow's time divided by it:
     the largest ratio any library could reach on this machine with trackstore's schema."""
     ours = {row.name: row for row in sql_rows}
-    targets = {name: text for name, (text, _) in SQL_TARGETS.items()}
     lines = ["| operation | database alone | trackstore | MLflow | MLflow ÷ floor | "
              "trackstore ratio | target |", "|---|---|---|---|---|---|---|"]
     for b in sorted(benchmarks, key=lambda b: str(b["name"])):
@@ -308,8 +325,9 @@ def floor_table(benchmarks: list[dict[str, Any]], sql_rows: list[Row]) -> list[s
         theirs = row.theirs if row else None
         best = f"{theirs / floor:.0f}×" if theirs else "—"
         ratio = f"{row.ratio:.0f}×" if row and row.ratio else "—"
+        target = SQL_TARGETS.get(name)
         lines.append(f"| `{name}` | {_time(floor)} | {_time(row.ours if row else None)} | "
-                     f"{_time(theirs)} | {best} | {ratio} | {targets.get(name, '')} |")
+                     f"{_time(theirs)} | {best} | {ratio} | {target.text if target else ''} |")
     return lines if len(lines) > 2 else []
 
 
@@ -320,7 +338,7 @@ def latency_table(benchmarks: list[dict[str, Any]]) -> list[str]:
         info = b.get("extra_info") or {}
         if _module(b) != "bench_server" or "latency_ms_median" not in info:
             continue
-        name, lib = _strip_param(b["name"], ("trackstore", "mlflow"))
+        name, lib = _strip_param(b["name"], LIB_VALUES)
         found.setdefault(name, {})[lib or "trackstore"] = " / ".join(
             _time(info[f"latency_ms_{stat}"] / 1e3) for stat in ("median", "p99", "max"))
     lines = ["| benchmark | trackstore: median / p99 / max | MLflow: median / p99 / max |",
@@ -344,7 +362,19 @@ def memory_table(benchmarks: list[dict[str, Any]]) -> list[str]:
     return lines if found else []
 
 
-def render(data: dict[str, Any], command: str) -> str:
+def section_rows(section: Section, benchmarks: list[dict[str, Any]]) -> list[Row]:
+    rows = store_rows(benchmarks, section.module, section.baseline_of)
+    return [r for r in rows if not (section.leave_out and r.name.startswith(section.leave_out))]
+
+
+def _image(images: Mapping[str, str], key: str, alt: str) -> list[str]:
+    return ["", f"![{alt.replace('`', '')}]({images[key]})"] if key in images else []
+
+
+def render(data: dict[str, Any], command: str, images: Mapping[str, str] | None = None) -> str:
+    """RESULTS.md: *command* is how the numbers were measured; *images* the plots to show,
+    by key (``ratios-<section>``, ``speedups-<module>``, ``size-<family>``) -> their path."""
+    images = images or {}
     sources = data.get("sources") or [{}]
     machine = sources[0].get("machine_info") or {}
     cpu = machine.get("cpu", {}).get("brand_raw") or platform.processor() or "?"
@@ -355,110 +385,154 @@ def render(data: dict[str, Any], command: str) -> str:
         f"{machine.get('cpu', {}).get('count', '?')} cores, "
         f"{machine.get('system', '?')} {machine.get('release', '?')}, "
         f"Python {machine.get('python_version', '?')}",
-        f"* command: `{command}`",
+        f"* measured with: `{command}` (timed, saved into `benches/results/`)",
+        "* this file and its plots (`benches/plots/`) are regenerated from the saved runs by "
+        "`python benches/report.py`",
         "* runs (each module from the newest saved run that has it):",
         *(f"  {line}" for line in _sources(data)),
+    ]
+    if data.get("missing"):
+        lines.append("* no saved results yet: " + ", ".join(f"`{m}`" for m in data["missing"]))
+    lines += [
         "",
         "Medians of pytest-benchmark rounds, trackstore and MLflow measured in the same run on",
         "the same machine. The machine is a shared 2-core VM: absolute numbers move by ±30 %,",
         "the ratios much less.",
     ]
     benchmarks = data["benchmarks"]
-    file_rows = store_rows(benchmarks, "bench_file_store")
-    if file_rows:
-        lines += ["", "## File store, end to end (through `TrackingClient` / `MlflowClient`)", "",
-                  "MLflow's file store, `MLFLOW_ALLOW_FILE_STORE=true`.", "",
-                  *_store_table(file_rows, TARGETS)]
-    sql_rows = store_rows(benchmarks, "bench_sql_store", SQL_BASELINE_OF)
-    if sql_rows:
-        lines += ["", "## SQL store, end to end (through `TrackingClient` / `MlflowClient`)", "",
-                  "trackstore's `SqlStore` against MLflow's `SqlAlchemyStore`, each in a fresh",
-                  "database of its own; `[sqlite]`, `[postgresql]`, `[mysql]` (MariaDB) name the",
-                  "dialect. Rows without an MLflow time are trackstore only.", "",
-                  *_store_table(sql_rows, SQL_TARGETS)]
-    floors = floor_table(benchmarks, sql_rows)
-    if floors:
-        lines += ["", "## SQL store: the database alone (floors)", "",
-                  "The same rows written with nothing but the driver (`test_floor_*`: rows built",
-                  "beforehand, no validation, run check or latest-value upsert), into trackstore's",
-                  "`metrics` table, in the same run. MLflow ÷ floor is the most any library could",
-                  "reach here with this schema (its dedup key included).", "",
-                  *floors]
-    server_rows = store_rows(benchmarks, "bench_server", {})
-    if server_rows:
-        lines += ["", "## Through the server (`trackstore server` vs `mlflow server`)", "",
-                  "Both servers with 2 workers, each on a fresh database of its own, in the same",
-                  "run; `test_log_*`: 4 client processes logging at once, a timed call is a round",
-                  "of their requests (see `bench_server.py`); `test_mlflow_client_*`: the `mlflow`",
-                  "client, one process, one call at a time.", "",
-                  *_store_table(server_rows, SERVER_TARGETS)]
-        latencies = latency_table(benchmarks)
-        if latencies:
+    for section in SECTIONS:
+        rows = section_rows(section, benchmarks)
+        if not rows:
+            continue
+        table = async_table if section.per_point else _store_table
+        lines += ["", f"## {section.title}", "", *section.intro, "",
+                  *table(rows, section.targets),
+                  *_image(images, f"ratios-{section.slug}", f"{section.title}: ratios to MLflow")]
+        if section.slug == "sql-store" and (floors := floor_table(benchmarks, rows)):
+            lines += ["", "## SQL store: the database alone (floors)", "",
+                      "The same rows written with nothing but the driver (`test_floor_*`: rows",
+                      "built beforehand, no validation, run check or latest-value upsert), into",
+                      "trackstore's `metrics` table, in the same run. MLflow ÷ floor is the most",
+                      "any library could reach here with this schema (its dedup key included).",
+                      "", *floors]
+        if section.slug == "server" and (latencies := latency_table(benchmarks)):
             lines += ["", "Latency of the requests of the concurrent clients:", "", *latencies]
-    async_rows = store_rows(benchmarks, "bench_async", {})
-    if async_rows:
-        lines += ["", "## Asynchronous logging (`synchronous=False`)", "",
-                  "Per point, both libraries in the same run (see `bench_async.py`). *Caller",
-                  "cost*: the fluent call's time in a loop, the library's logging thread",
-                  "storing the points meanwhile. *Sustained*: asynchronous calls, then the wait",
-                  "until every point is stored, timed together; points/s in the last columns.",
-                  "`[sqlite]`, `[postgresql]`, `[mysql]` (MariaDB): the SQL stores; `server`:",
-                  "each library's client to its own server (2 workers, SQLite). The SQL stores",
-                  "and the server have no numeric target: their ratio to MLflow is the result.",
-                  "",
-                  *async_table(async_rows, ASYNC_TARGETS)]
-    import_rows = store_rows(benchmarks, "bench_import", {})
-    if import_rows:
-        lines += ["", "## Bulk import (`trackstore import`)", "",
-                  "`test_import_mlruns_sqlite`: one `mlruns` tree into a new SQLite database,",
-                  "trackstore's import against `mlflow migrate-filestore` (both in-process, both",
-                  "creating their schema). `test_import_mlruns_server`: trackstore's import into",
-                  "PostgreSQL and MariaDB (`[mysql]`); MLflow's command writes only SQLite.",
-                  "`test_import_peak_memory`: the command in a child process; its peak resident",
-                  "memory is in the last table. See `bench_import.py` for the trees.", "",
-                  *_store_table([r for r in import_rows
-                                 if not r.name.startswith("test_import_peak_memory")],
-                                IMPORT_TARGETS),
-                  "", *memory_table(benchmarks)]
-    gc_rows = store_rows(benchmarks, "bench_gc", {})
-    if gc_rows:
-        lines += ["", "## Garbage collection (`trackstore gc`)", "",
-                  "Each command removing the same deleted runs (each with params, tags, 2",
-                  "metrics and an artifact file) and their artifacts, on a fresh copy of the",
-                  "data every round: `test_gc_file_store` on one `mlruns` tree, `test_gc_sqlite`",
-                  "on each library's own SQLite database holding the tree's runs. Throughput",
-                  "in runs/s; the ratio is per run removed (one `mlflow gc` removes at most",
-                  "1000 runs of a file store: its time is for those). See `bench_gc.py`.", "",
-                  *_store_table(gc_rows, {})]
+        if section.slug == "import" and (memory := memory_table(benchmarks)):
+            lines += ["", *memory]
     twins = twin_rows(benchmarks)
     if twins:
         baselines = sorted({label for _, row in twins for label in row} - {"py", "c", "-"})
         lines += ["", "## Compiled twins: `[py]` vs `[c]` (and baselines)", "",
-                  "| benchmark | py | c | c vs py | " + " | ".join(baselines) + " |",
-                  "|---|---|---|---|" + "---|" * len(baselines)]
+                  "| " + " | ".join(["benchmark", "py", "c", "c vs py", *baselines]) + " |",
+                  "|---" * (4 + len(baselines)) + "|"]
         for name, row in twins:
             py, c = row.get("py"), row.get("c")
             speedup = f"{py / c:.1f}×" if py and c else "—"
-            extra = " | ".join(_time(row.get(label)) for label in baselines)
-            lines.append(f"| `{name}` | {_time(py)} | {_time(c)} | {speedup} | {extra} |")
+            cells = [f"`{name}`", _time(py), _time(c), speedup,
+                     *(_time(row.get(label)) for label in baselines)]
+            lines.append("| " + " | ".join(cells) + " |")
+        for module in sorted({name.split("::")[0] for name, _ in twins}):
+            lines += _image(images, f"speedups-{module}", f"{module}: c vs py")
+    families = [f for f in size_families(benchmarks) if f"size-{f.key}" in images]
+    if families:
+        lines += ["", "## Throughput against size", "",
+                  "The benchmarks run at several sizes (the number among their parameters:",
+                  "points, rows, runs, model versions): what a timed call handles (its points,",
+                  "or the versions or models it returns; else the size) ÷ its median time,",
+                  "against the size, both on log scales."]
+        for family in families:
+            lines += ["", f"`{family.key}`:", *_image(images, f"size-{family.key}", family.key)]
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--storage", default=".benchmarks")
-    parser.add_argument("--json", action="append",
-                        help="a pytest-benchmark JSON file; repeat for several (default: the "
-                             "newest saved run of each module)")
-    parser.add_argument("--output", default="benches/RESULTS.md")
-    parser.add_argument("--command", default="tox -e bench")
-    parser.add_argument("--notes", help="a Markdown file appended to the report")
-    args = parser.parse_args()
-    text = render(_load(args), args.command)
+# -- the plots --------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-")
+
+
+def write_plots(data: dict[str, Any], directory: Path, relative_to: Path) -> dict[str, str]:
+    """Draw every plot of *data* into *directory* (deleting the PNGs there it did not draw);
+    return their paths relative to *relative_to*, by key (see :func:`render`)."""
+    benchmarks = data["benchmarks"]
+    drawn: dict[str, Path] = {}
+    for section in SECTIONS:
+        bars = []
+        for row in sorted(section_rows(section, benchmarks), key=lambda r: r.name):
+            if row.ratio is None:
+                continue
+            target = section.targets.get(row.name)
+            state = "none" if target is None else "met" if target.met(row) else "missed"
+            bars.append(_plots.Bar(row.name.removeprefix("test_"), row.ratio,
+                                   target.bound if target and target.kind == "ratio" else None,
+                                   state))
+        if bars:
+            path = directory / f"ratios-{section.slug}.png"
+            _plots.bar_chart(path, f"{section.title.split(' (')[0].split(',')[0]}: "
+                             "MLflow's time ÷ trackstore's", bars,
+                             "ratio to MLflow (log scale; right of 1: trackstore faster)")
+            drawn[f"ratios-{section.slug}"] = path
+    by_module: dict[str, list[_plots.Bar]] = {}
+    for name, medians in twin_rows(benchmarks):
+        py, c = medians.get("py"), medians.get("c")
+        if py and c:
+            module, test = name.split("::")
+            by_module.setdefault(module, []).append(_plots.Bar(test.removeprefix("test_"),
+                                                               py / c))
+    for module, bars in sorted(by_module.items()):
+        path = directory / f"speedups-{module.removeprefix('bench_')}.png"
+        _plots.bar_chart(path, f"{module}: [c] speedup over [py]", bars,
+                         "py time ÷ c time (log scale)")
+        drawn[f"speedups-{module}"] = path
+    for family in size_families(benchmarks):
+        path = directory / f"size-{_slug(family.key.removeprefix('bench_'))}.png"
+        _plots.size_chart(path, family.key, family.series,
+                          "size: the number in the name (log scale)",
+                          "throughput per second (log scale)")
+        drawn[f"size-{family.key}"] = path
+    for stale in set(directory.glob("*.png")) - set(drawn.values()):
+        stale.unlink()
+    return {key: Path(os.path.relpath(path, relative_to)).as_posix()
+            for key, path in drawn.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--storage", type=Path, default=STORAGE,
+                        help="the pytest-benchmark storage to read (default: %(default)s)")
+    parser.add_argument("--json", type=Path, action="append",
+                        help="a pytest-benchmark JSON file to read instead; repeat for several")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the saved runs that newer ones supersede")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--plots", type=Path, default=PLOTS,
+                        help="where the PNG plots go (default: %(default)s)")
+    parser.add_argument("--no-plots", action="store_true", help="no plots, none deleted")
+    parser.add_argument("--notes", default=str(NOTES),
+                        help="a Markdown file appended to the report ('' for none)")
+    parser.add_argument("--command", default="tox -e bench",
+                        help="how the numbers were measured, as the report states it")
+    args = parser.parse_args(argv)
+    runs = [SavedRun(f, json.loads(f.read_text())) for f in args.json] if args.json \
+        else read_runs(args.storage)
+    if not runs:
+        raise SystemExit(f"no saved benchmark JSON under {args.storage}")
+    data, superseded = select(runs)
+    if not args.json and not args.keep:
+        for run in superseded:
+            run.path.unlink()
+            print(f"deleted {run.path} (every module of it has a newer saved run)")
+    try:
+        images = {} if args.no_plots else write_plots(data, args.plots, args.output.parent)
+    except ModuleNotFoundError as exc:
+        raise SystemExit(f"the plots need {exc.name} (pip install matplotlib), "
+                         "or pass --no-plots") from exc
+    text = render(data, args.command, images)
     if args.notes:
         text += "\n" + Path(args.notes).read_text()
-    Path(args.output).write_text(text)
-    print(f"wrote {args.output}")
+    args.output.write_text(text)
+    print(f"wrote {args.output} and {len(images)} plots in {args.plots}")
 
 
 if __name__ == "__main__":
