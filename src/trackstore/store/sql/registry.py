@@ -216,16 +216,13 @@ class SqlRegistry(RegistryBackend):
         keys = sorted({(r.model_key, r.version) for r in rows})
         tags: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
         aliases: dict[tuple[int, int], list[str]] = defaultdict(list)
-        for model_key, versions in _by_model(keys).items():
-            for chunk in _chunks(versions):
-                for t in fetch(sa.select(_mv_tags).where(
-                        _mv_tags.c.model_key == model_key, _mv_tags.c.version.in_(chunk))
-                        .order_by(_mv_tags.c.version, _mv_tags.c.key)):
-                    tags[(model_key, t.version)][t.key] = t.value
-                for a in fetch(sa.select(_aliases).where(
-                        _aliases.c.model_key == model_key, _aliases.c.version.in_(chunk))
-                        .order_by(_aliases.c.alias)):
-                    aliases[(model_key, a.version)].append(a.alias)
+        for tag_filter, alias_filter in self._version_filters(keys):
+            for t in fetch(sa.select(_mv_tags).where(tag_filter)
+                           .order_by(_mv_tags.c.model_key, _mv_tags.c.version, _mv_tags.c.key)):
+                tags[(t.model_key, t.version)][t.key] = t.value
+            for a in fetch(sa.select(_aliases).where(alias_filter)
+                           .order_by(_aliases.c.model_key, _aliases.c.alias)):
+                aliases[(a.model_key, a.version)].append(a.alias)
         return [ModelVersion(
             name=r.name, version=str(r.version), creation_timestamp=r.creation_time,
             last_updated_timestamp=r.last_updated_time, description=r.description,
@@ -234,6 +231,24 @@ class SqlRegistry(RegistryBackend):
             tags=tags.get((r.model_key, r.version), {}), run_link=r.run_link,
             aliases=aliases.get((r.model_key, r.version), []), model_id=r.model_id)
             for r in rows]
+
+    def _version_filters(self, keys: Sequence[tuple[int, int]]
+                         ) -> Iterator[tuple[ColumnElement[bool], ColumnElement[bool]]]:
+        """WHERE clauses selecting the tags and the aliases of the versions *keys* (model key,
+        version): one pair per chunk of versions, whatever the number of models (a search's
+        500 versions of 100 models are 2 queries, not 200). SQL Server has no row-value
+        ``IN``: there, one pair per model and chunk."""
+        if self._store._dialect == "mssql":
+            for model_key, versions in _by_model(keys).items():
+                for chunk in _chunks(versions):
+                    yield (sa.and_(_mv_tags.c.model_key == model_key,
+                                   _mv_tags.c.version.in_(chunk)),
+                           sa.and_(_aliases.c.model_key == model_key,
+                                   _aliases.c.version.in_(chunk)))
+            return
+        for pairs in _chunks(keys):
+            yield (sa.tuple_(_mv_tags.c.model_key, _mv_tags.c.version).in_(pairs),
+                   sa.tuple_(_aliases.c.model_key, _aliases.c.version).in_(pairs))
 
     def _models(self, fetch: Fetch, rows: Sequence[Any]) -> list[RegisteredModel]:
         """Registered models of *rows* (of ``registered_models``), in order, with tags,
