@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._version import __version__
+from .benchmarking.keys import COMPARABLE_STATS, STATS
 from .client import TrackingClient
 from .entities import Experiment, Run, ViewType
 from .exceptions import (
@@ -548,3 +549,99 @@ def gc(backend_store_uri: str | None, older_than: str | None, run_ids: str | Non
         click.echo(collector.format_summary(summary, found, verbose=not quiet and dry_run))
     if summary.kept:
         sys.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _threshold(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from .benchmarking.compare import parse_threshold
+
+    try:
+        return parse_threshold(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.option("--baseline", required=True, metavar="RUN_ID|FILTER",
+              help="A run id, or an MLflow search filter over --experiment: the baseline is "
+                   "then each benchmark's median over the most recent FINISHED matching runs, "
+                   "e.g. \"tags.`mlflow.source.git.branch` = 'main'\".")
+@click.option("--candidate", required=True, metavar="RUN_ID", help="The run to judge.")
+@click.option("--experiment", default="benchmarks", show_default=True,
+              help="Experiment a baseline filter searches.")
+@click.option("--baseline-runs", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the most recent runs matching a baseline filter to take.")
+@click.option("--stat", type=click.Choice(COMPARABLE_STATS), default="median",
+              show_default=True, help="The statistic compared (ops: higher is better; the "
+                                      "times: lower is better).")
+@click.option("--threshold", default="5%", show_default=True, callback=_threshold,
+              metavar="PERCENT", help="A change beyond it is a regression or an improvement "
+                                      "(5% or 5).")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@tracking_uri_option
+def compare(baseline: str, candidate: str, experiment: str, baseline_runs: int, stat: str,
+            threshold: float, output_format: str, tracking_uri: str | None) -> None:
+    """Compare a candidate run's benchmarks with a baseline (see docs/benchmarking.md).
+
+    Exit status: 0 no regression, 1 a regression, 2 no comparison could be made (an unknown
+    run or experiment, a bad filter, no baseline run, no benchmark in common).
+    """
+    from .benchmarking.compare import HEADERS, compare_runs, markdown
+
+    # Not _errors_to_exit: here exit status 1 means "a regression", and a comparison that
+    # could not be made must not read as one in CI.
+    try:
+        result = compare_runs(TrackingClient(tracking_uri), baseline=baseline,
+                              candidate=candidate, experiment=experiment, stat=stat,
+                              threshold=threshold, baseline_count=baseline_runs)
+    except TrackstoreError as exc:
+        click.echo(f"Error ({exc.error_code}): {exc.message}", err=True)
+        sys.exit(2)
+    if output_format == "json":
+        click.echo(_dumps(result.as_dict()))
+    elif output_format == "markdown":
+        click.echo(markdown(result), nl=False)
+    else:
+        click.echo("\n".join([*result.text(), "", _table(HEADERS, result.display_rows()), "",
+                              result.summary()]))
+    if result.regressions:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--experiment", default="benchmarks", show_default=True)
+@click.option("--filter", "filter_string", default="", metavar="FILTER",
+              help="MLflow search filter choosing the runs (FINISHED ones only).")
+@click.option("--metric", "patterns", multiple=True, metavar="PATTERN",
+              help="Only benchmarks whose name matches PATTERN, where * is any text and ? "
+                   "one character, e.g. 'benches/bench_sql*' (repeatable).")
+@click.option("--stat", type=click.Choice(STATS), default="median", show_default=True)
+@click.option("--max-runs", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the most recent runs to show.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="The report: .md or .html (plots go to <stem>_plots/ beside it).")
+@click.option("--format", "report_format", type=click.Choice(["markdown", "html"]),
+              default=None, help="Default: from the --output extension.")
+@tracking_uri_option
+@_errors_to_exit
+def report(experiment: str, filter_string: str, patterns: tuple[str, ...], stat: str,
+           max_runs: int, output: str, report_format: str | None,
+           tracking_uri: str | None) -> None:
+    """Write a Markdown or HTML report of recorded benchmarks with PNG history plots.
+
+    Needs matplotlib: pip install 'trackstore[report]'.
+    """
+    from .benchmarking.report import build_report
+
+    written = build_report(TrackingClient(tracking_uri), output=pathlib.Path(output),
+                           report_format=report_format, experiment=experiment,
+                           filter_string=filter_string, patterns=patterns, stat=stat,
+                           max_runs=max_runs)
+    click.echo(f"Wrote {written.path} ({written.format}): "
+               f"{_count(written.benchmarks, 'benchmark')} over {_count(written.runs, 'run')}, "
+               f"{_count(len(written.plots), 'plot')} in "
+               f"{written.path.parent / (written.path.stem + '_plots')}")
