@@ -122,8 +122,10 @@ def test_an_unchanged_tree_passes_five_times_in_a_row(baseline: dict[str, Any],
         assert f"no regression ({len(measures)} measures)" in done.stdout
         assert set(table) == measures
         assert not any(v["regressed"] for v in table.values())
-        # Instruction counts repeat: far inside the threshold, not just under it.
-        assert all(abs(v["change"]) < 0.02 for v in table.values() if v["unit"] == "instructions"
+        # Instruction counts repeat: well inside the 5 % threshold, not just under it. (A run
+        # repeats its counts exactly; another checkout of the same commit, another path and
+        # environment, moved the object-heavy kernels by up to 1.8 %.)
+        assert all(abs(v["change"]) < 0.03 for v in table.values() if v["unit"] == "instructions"
                    ), done.stdout
 
 
@@ -161,7 +163,7 @@ def test_a_toolchain_change_compares_builds_of_both_sources_made_by_this_toolcha
     assert done.returncode == 0, done.stdout + done.stderr
     assert "toolchain differs from the baseline's {'cython': ('2.9.0', " in done.stdout
     assert set(table) == set(committed["instructions"])
-    assert all(abs(v["change"]) < 0.02 for v in table.values()), done.stdout
+    assert all(abs(v["change"]) < 0.03 for v in table.values()), done.stdout
 
 
 def test_an_injected_20_percent_slowdown_of_a_kernel_fails_the_gate(
