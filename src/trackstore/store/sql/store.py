@@ -70,6 +70,7 @@ from ...entities import (
     now_ms,
 )
 from ...exceptions import (
+    INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
@@ -190,12 +191,23 @@ class SqlStore(AbstractStore):
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        """A DBAPI cursor in a write transaction: committed on success, else rolled back."""
+        """A DBAPI cursor in a write transaction: committed on success, else rolled back.
+
+        A lost connection (the database restarted, a network cut: see :meth:`_lost`) is
+        discarded, never handed back to the pool for the next caller to fail on, and is
+        raised as ``TEMPORARILY_UNAVAILABLE``; so is a connection the pool cannot make.
+        Other driver errors propagate as they are, for the caller to translate (a taken name).
+        """
         if self._dialect == "sqlite":
             with self._sqlite_write() as cursor:
                 yield cursor
             return
-        raw = self.engine.raw_connection()
+        try:
+            raw = self.engine.raw_connection()
+        except Exception as exc:
+            if self._lost(exc):
+                raise _unavailable(exc) from None
+            raise
         try:
             # The driver's connection itself: the pool's proxy reaches commit() and rollback()
             # through __getattr__, after a failed lookup that costs an AttributeError.
@@ -204,15 +216,39 @@ class SqlStore(AbstractStore):
             try:
                 yield cursor
                 dbapi.commit()
-            except BaseException:
+            except BaseException as exc:
                 if self._dialect == "postgresql":  # what this transaction created is gone
                     _staged.pop(cursor.connection, None)
-                dbapi.rollback()
+                try:
+                    dbapi.rollback()
+                except Exception:  # the connection is gone: closed, not back to the pool
+                    raw.invalidate()
+                if self._lost(exc):
+                    raise _unavailable(exc) from None
                 raise
             finally:
-                cursor.close()
+                if raw.is_valid:  # (an invalidated connection is closed, its cursors too)
+                    cursor.close()
         finally:
             raw.close()
+
+    def _lost(self, exc: BaseException) -> bool:
+        """Whether *exc* says the connection is gone or the database unreachable or busy:
+        an ``OperationalError`` (refused, lost, shut down, deadlock victim, lock timeout), a
+        pool timeout, or what the dialect knows as a disconnect (psycopg2's "connection
+        already closed" and PyMySQL's ``(0, '')`` are ``InterfaceError``s)."""
+        if database_unavailable(exc):
+            return True
+        if not isinstance(exc, Exception):
+            return False
+        orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+        dbapi = self.engine.dialect.dbapi
+        if dbapi is None or not isinstance(orig, dbapi.Error):
+            return False
+        try:
+            return bool(self.engine.dialect.is_disconnect(orig, None, None))
+        except Exception:  # a dialect that needs the connection to tell: not a disconnect
+            return False
 
     @contextmanager
     def _sqlite_write(self) -> Iterator[Any]:
@@ -288,8 +324,15 @@ class SqlStore(AbstractStore):
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
-            yield connection
+        """A pooled connection for reads; a lost one is ``TEMPORARILY_UNAVAILABLE`` (SQLAlchemy
+        has invalidated it: the pool makes a fresh one for the next caller)."""
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+            if self._lost(exc):
+                raise _unavailable(exc) from None
+            raise
 
     def _create_default_rows(self) -> None:
         """The experiment-id counter and the default experiment ``0``, if missing."""
@@ -395,11 +438,16 @@ class SqlStore(AbstractStore):
         return (dbapi.Error,) if dbapi is not None else ()
 
     def _translate(self, exc: BaseException, name: str = "") -> TrackstoreError:
+        """A driver's error as a TrackstoreError: a taken experiment *name*; a lost connection
+        or an unreachable or busy database (:meth:`_lost`) is ``TEMPORARILY_UNAVAILABLE``, as
+        in MLflow, so that clients retry; anything else is an ``INTERNAL_ERROR``."""
         dbapi = self.engine.dialect.dbapi
         if dbapi is not None and isinstance(exc, dbapi.IntegrityError) and name:
             return self._name_taken(name) or TrackstoreError(
                 f"Experiment '{name}' already exists.", RESOURCE_ALREADY_EXISTS)
-        return _raw_db_error(exc)
+        if self._lost(exc):
+            return _unavailable(exc)
+        return TrackstoreError(f"Database error: {exc}", INTERNAL_ERROR)
 
     def _search_experiments(self, view_type: int, max_results: int, filter_string: str | None,
                             order_by: list[str], page_token: str | None
@@ -787,7 +835,7 @@ class SqlStore(AbstractStore):
                     cur.execute(sql.upsert_latest(dataset), row if dataset else row[:6])
                 stored = 1
         except self._dbapi_errors() as exc:
-            raise _raw_db_error(exc) from None
+            raise self._translate(exc) from None
         if not stored:  # PostgreSQL: the run was not active (or the cached key is stale)
             self._run_keys.pop(run_id, None)
             self._log_batch(run_id, [metric], [], [])  # raises the reason, or logs the point
@@ -846,7 +894,7 @@ class SqlStore(AbstractStore):
         except TrackstoreError:
             raise
         except self._dbapi_errors() as exc:
-            raise _raw_db_error(exc) from None
+            raise self._translate(exc) from None
 
     def _log_params(self, cur: Any, run_id: str, run_key: int, params: list[Param]) -> None:
         sql = self._sql
@@ -1257,10 +1305,8 @@ def _files_size(database: str) -> int:
     return total
 
 
-def _raw_db_error(exc: BaseException) -> TrackstoreError:
-    """A driver's error as a TrackstoreError: ``OperationalError`` (the database is down,
-    locked past the busy timeout, or lost the connection) is ``TEMPORARILY_UNAVAILABLE``, as
-    in MLflow, so that clients retry; anything else is an ``INTERNAL_ERROR``."""
-    if database_unavailable(exc):
-        return TrackstoreError(f"Database unavailable: {exc}", TEMPORARILY_UNAVAILABLE)
-    return TrackstoreError(f"Database error: {exc}", "INTERNAL_ERROR")
+def _unavailable(exc: BaseException) -> TrackstoreError:
+    """``TEMPORARILY_UNAVAILABLE`` with the driver's message (not SQLAlchemy's wrapping)."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    text = " ".join(str(orig).split()) or type(orig).__name__
+    return TrackstoreError(f"Database unavailable: {text}", TEMPORARILY_UNAVAILABLE)
