@@ -63,20 +63,53 @@ def _bad_path(path: str, why: str) -> TrackstoreError:
     return TrackstoreError(f"Invalid artifact path {path!r}: {why}", INVALID_PARAMETER_VALUE)
 
 
+#: The most bytes of one name in an artifact path (``NAME_MAX`` of the usual file systems).
+NAME_MAX_BYTES = 255
+#: How many times a path is percent-decoded to see what it could become (``%25`` nests).
+_DECODE_ROUNDS = 10
+
+
 def clean_artifact_path(path: str | None) -> str:
     """*path* as a normalised relative POSIX path (``""`` for the root), or an error if it
-    could name anything outside the repository."""
+    could name anything outside the repository.
+
+    Refused: a NUL or a backslash, an absolute path (``/x``, ``C:x``), a ``..`` that climbs
+    above the root, a name longer than :data:`NAME_MAX_BYTES`; and a path that would be any
+    of these once percent-decoded, however many times (``%2e%2e%2f``, ``%252e%252e%252f``),
+    as MLflow refuses them: such a path is never meant literally, and a server or proxy on
+    the way may decode it. The path itself is kept as it is (``%20`` stays three characters).
+    """
     if path is None or path in ("", ".", "/"):
         return ""
     if not isinstance(path, str):
         raise _bad_path(repr(path), "not a string")
-    if "\x00" in path or "\\" in path:
+    normal = _checked(path, path)
+    decoded = path
+    for _ in range(_DECODE_ROUNDS):
+        if "%" not in decoded:
+            break
+        again = urllib.parse.unquote(decoded)
+        if again == decoded:
+            break
+        decoded = again
+        _checked(decoded, path)
+    else:
+        if "%" in decoded and urllib.parse.unquote(decoded) != decoded:
+            raise _bad_path(path, "it is percent-encoded too many times")
+    for name in normal.split("/"):
+        if len(name) > NAME_MAX_BYTES // 4 and len(
+                name.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+            raise _bad_path(path, f"a name in it is longer than {NAME_MAX_BYTES} bytes")
+    return "" if normal == "." else normal
+
+
+def _checked(candidate: str, path: str) -> str:
+    """*candidate* (*path*, or what it decodes to) normalised, or the error refusing *path*."""
+    if "\x00" in candidate or "\\" in candidate:
         raise _bad_path(path, "it contains a NUL or a backslash")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+    if candidate.startswith("/") or (len(candidate) > 1 and candidate[1] == ":"):
         raise _bad_path(path, "it is absolute")
-    normal = posixpath.normpath(path)
-    if normal == ".":
-        return ""
+    normal = posixpath.normpath(candidate)
     if normal == ".." or normal.startswith("../"):
         raise _bad_path(path, "it leaves the artifact root")
     return normal

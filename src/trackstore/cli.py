@@ -366,6 +366,12 @@ def db_check(uri: str) -> None:
               "and [tokens] name = token sections (mode 600).")
 @click.option("--max-request-bytes", default=16 << 20, show_default=True,
               type=click.IntRange(1024), help="Largest request body accepted (413 beyond).")
+@click.option("--rate-limit", envvar="TRACKSTORE_SERVER_RATE_LIMIT", default=None,
+              metavar="RATE", help="Requests each client (its user or token, else its "
+              "address) may make, e.g. 50/s or 3000/min, per worker (429 beyond).")
+@click.option("--rate-limit-burst", envvar="TRACKSTORE_SERVER_RATE_LIMIT_BURST", default=None,
+              type=click.IntRange(1), metavar="N", help="Requests a client may make at once "
+              "before --rate-limit applies (default: one second's worth).")
 @click.option("--graceful-timeout", default=30.0, show_default=True, type=float,
               help="Seconds requests in flight may take to finish after SIGTERM.")
 @click.option("--log-level", default="info", show_default=True,
@@ -375,11 +381,13 @@ def db_check(uri: str) -> None:
 def server(backend_store_uri: str | None, default_artifact_root: str | None,
            serve_artifacts: bool, artifacts_destination: str, host: str,
            port: int, workers: int, threads: int, static_prefix: str, auth: tuple[str, ...],
-           auth_file: str | None, max_request_bytes: int, graceful_timeout: float,
-           log_level: str, no_access_log: bool) -> None:
+           auth_file: str | None, max_request_bytes: int, rate_limit: str | None,
+           rate_limit_burst: int | None, graceful_timeout: float, log_level: str,
+           no_access_log: bool) -> None:
     """Serve a tracking store over MLflow's REST API (the unmodified mlflow client logs to it)."""
     from .server.app import ServerConfig
     from .server.artifacts import PROXY_ROOT, local_destination
+    from .server.auth import parse_rate
     from .server.run import serve
 
     if static_prefix and not static_prefix.startswith("/"):
@@ -392,12 +400,18 @@ def server(backend_store_uri: str | None, default_artifact_root: str | None,
         except TrackstoreError as exc:
             raise click.BadParameter(exc.message, param_hint="--artifacts-destination") from None
         default_artifact_root = default_artifact_root or PROXY_ROOT
+    try:
+        rate = parse_rate(rate_limit) if rate_limit else None
+    except TrackstoreError as exc:
+        raise click.BadParameter(exc.message, param_hint="--rate-limit") from None
+    if rate_limit_burst is not None and rate is None:
+        raise click.BadParameter("needs --rate-limit", param_hint="--rate-limit-burst")
     config = ServerConfig(
         backend_store_uri=uri, default_artifact_root=default_artifact_root,
         artifacts_destination=destination,
         static_prefix=static_prefix, max_request_bytes=max_request_bytes, threads=threads,
-        auth=tuple(dict.fromkeys(auth)), auth_file=auth_file, access_log=not no_access_log,
-        log_level=log_level)
+        auth=tuple(dict.fromkeys(auth)), auth_file=auth_file, rate_limit=rate,
+        rate_limit_burst=rate_limit_burst, access_log=not no_access_log, log_level=log_level)
     serve(config, host, port, workers, graceful_timeout)
 
 
@@ -549,6 +563,31 @@ def gc(backend_store_uri: str | None, older_than: str | None, run_ids: str | Non
         click.echo(collector.format_summary(summary, found, verbose=not quiet and dry_run))
     if summary.kept:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.option("--repair", is_flag=True,
+              help="Repair what can be repaired without losing data; every byte removed or "
+                   "replaced is first archived in PATH/.fsck-quarantine-<time>-....tar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def fsck(path: str, repair: bool, as_json: bool) -> None:
+    """Check an mlruns tree (torn metric lines, invalid meta.yaml, orphans, id mismatches,
+    leftovers...) and, with --repair, repair it (see docs/fsck.md).
+
+    Exit status: 0 clean (or everything repaired), 1 problems remain, 2 PATH is not an
+    mlruns tree or the command line is wrong.
+    """
+    from . import fsck as checker
+
+    try:
+        result = checker.repair(path) if repair else checker.check(path)
+    except TrackstoreError as exc:
+        click.echo(f"Error ({exc.error_code}): {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False) if as_json
+               else result.text())
+    sys.exit(0 if result.clean else 1)
 
 
 def _count(n: int, noun: str) -> str:

@@ -98,6 +98,11 @@ def truncate_long_values() -> bool:
 VALID_KEYS: set[str] = set()
 
 
+#: The most bytes of a key's part between two ``/`` (``NAME_MAX``): the file store keeps a
+#: key as a file, and a key must fit every store (runs move between stores).
+MAX_KEY_PART_BYTES = 255
+
+
 @lru_cache(maxsize=65536)
 def _name_problem(name: str) -> str | None:
     """Why *name* is not a valid metric/param/tag key, or None. Cached: keys repeat."""
@@ -109,6 +114,10 @@ def _name_problem(name: str) -> str | None:
             "Names may be treated as files in certain cases, and must not resolve to other names"
             f" when treated as such. This name would resolve to {norm!r}"
         )
+    if len(name) > MAX_KEY_PART_BYTES // 4 and any(
+            len(part.encode("utf-8")) > MAX_KEY_PART_BYTES for part in name.split("/")):
+        return (f"Names may be treated as files in certain cases, and a part of a name between "
+                f"two '/' must not be longer than {MAX_KEY_PART_BYTES} bytes in UTF-8")
     return None
 
 

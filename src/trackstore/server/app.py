@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -44,7 +45,7 @@ from ..exceptions import (
     database_unavailable,
 )
 from ..store.base import AbstractStore
-from .auth import Authenticator
+from .auth import Authenticator, RateLimiter
 from .handlers import SCANS, Args, Handler, Result, routes
 from .imports import IMPORT_ROUTES
 
@@ -78,6 +79,10 @@ class ServerConfig:
     threads: int = 8
     auth: tuple[str, ...] = ()
     auth_file: str | None = None
+    #: Requests per second each client may make (``--rate-limit``); None: no limit.
+    rate_limit: float | None = None
+    #: Requests a client may make at once (``--rate-limit-burst``); None: the rate's 1 s.
+    rate_limit_burst: int | None = None
     access_log: bool = True
     log_level: str = "info"
 
@@ -194,6 +199,8 @@ class TrackingApp:
         if config.auth and self._auth is None:
             raise TrackstoreError("Authentication needs an auth file (--auth-file)",
                                   INVALID_PARAMETER_VALUE)
+        self._limiter = (RateLimiter(config.rate_limit, config.rate_limit_burst)
+                         if config.rate_limit else None)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -268,11 +275,17 @@ class TrackingApp:
 
     # -- the decisions, shared by the ASGI interface and trackstore's HTTP protocol ----------
 
-    def prepare(self, method: str, path: str,
-                headers: dict[bytes, bytes]) -> Handler | Reply | ArtifactCall:
+    def prepare(self, method: str, path: str, headers: dict[bytes, bytes],
+                client: str = "-") -> Handler | Reply | ArtifactCall:
         """What the request line and headers decide: the handler to run, or the answer
-        (``/health``, ``/version``, 401, 404, 405, a refused ``Content-Type``), or an artifact
-        proxy call (:mod:`.artifacts`: its body and answer stream)."""
+        (``/health``, ``/version``, 401, 404, 405, 429, a refused ``Content-Type``), or an
+        artifact proxy call (:mod:`.artifacts`: its body and answer stream).
+
+        *client* is the caller's address, whose rate limit applies when it sends no valid
+        credentials (an authenticated caller's is its principal's). Only ``/health`` is
+        answered without credentials and outside the rate limit (load balancers probe it);
+        a path outside ``--static-prefix`` is 404, as nothing is served there.
+        """
         if self._prefix:
             if not path.startswith(self._prefix + "/"):
                 return _error_reply(TrackstoreError(f"No endpoint {method} {path}",
@@ -280,13 +293,19 @@ class TrackingApp:
             path = path[len(self._prefix):]
         if path == "/health":
             return _HEALTH
-        if self._auth is not None:
-            principal = self._auth.principal(headers.get(b"authorization"))
-            if principal is None:
-                return _error_reply(
-                    TrackstoreError("Authentication required: send valid credentials "
-                                    "(Basic or Bearer)", UNAUTHENTICATED), 401,
-                    ((b"www-authenticate", self._auth.challenge().encode()),))
+        principal = (self._auth.principal(headers.get(b"authorization"))
+                     if self._auth is not None else None)
+        if self._limiter is not None:
+            # Before the credentials are judged: a client guessing passwords is limited too.
+            wait = self._limiter.take("user:" + principal if principal is not None
+                                      else "address:" + client)
+            if wait:
+                return rate_limited(wait)
+        if self._auth is not None and principal is None:
+            return _error_reply(
+                TrackstoreError("Authentication required: send valid credentials "
+                                "(Basic or Bearer)", UNAUTHENTICATED), 401,
+                ((b"www-authenticate", self._auth.challenge().encode()),))
         if path == "/version":
             return _VERSION
         methods = self._routes.get(path)
@@ -347,7 +366,8 @@ class TrackingApp:
     async def _route(self, scope: Scope, method: str, path: str, receive: Receive,
                      send: Send) -> int:
         headers = dict(scope["headers"])
-        outcome = self.prepare(method, path, headers)
+        client = scope.get("client")
+        outcome = self.prepare(method, path, headers, client[0] if client else "-")
         if isinstance(outcome, Reply):
             return await self._send_reply(send, outcome)
         if not callable(outcome):  # an artifact proxy call
@@ -430,6 +450,14 @@ class TrackingApp:
                 raise
         await send({"type": "http.response.body", "body": b""})
         return 200
+
+
+def rate_limited(wait: float) -> Reply:
+    """The 429 of a client over its rate limit, which may try again in *wait* seconds."""
+    seconds = max(1, math.ceil(wait))
+    return _error_reply(TrackstoreError(
+        f"Too many requests: over the server's rate limit (--rate-limit); retry in {seconds} "
+        "s", REQUEST_LIMIT_EXCEEDED), 429, ((b"retry-after", str(seconds).encode()),))
 
 
 def too_large(size: int, limit: int) -> TrackstoreError:

@@ -23,9 +23,9 @@ answers them:
 
 Paths: every ``<path>`` (and ``?path=``) is relative to the destination and checked as the
 local artifact repository checks paths (:func:`trackstore.artifacts.clean_artifact_path`:
-``..``, absolute, backslash, NUL; links out of the destination), once percent-decoded and
-again fully decoded (``%252e%252e`` is refused too, as MLflow refuses it); a refused path is
-400 and touches nothing.
+``..``, absolute, backslash, NUL, a name over 255 bytes; links out of the destination), once
+percent-decoded and again fully decoded (``%252e%252e`` is refused too, as MLflow refuses
+it); a refused path is 400 and touches nothing.
 
 Streaming: a body is written to disk as it arrives, on the application's threads, one write
 at a time, never held whole in memory; when :data:`HIGH_WATER` bytes wait for the disk the
@@ -181,16 +181,10 @@ class ArtifactProxy:
 
 
 def checked_path(repository: LocalArtifactRepository, remote: str) -> str:
-    """*remote* (percent-decoded once) as a clean path inside *repository*'s root."""
+    """*remote* (percent-decoded once) as a clean path inside *repository*'s root
+    (:func:`~trackstore.artifacts.clean_artifact_path` also refuses what further decoding
+    would make an escape of, as MLflow does)."""
     relative = clean_artifact_path(remote)
-    decoded = remote
-    for _ in range(10):  # what more decoding would make of it: MLflow refuses that too
-        again = urllib.parse.unquote(decoded)
-        if again == decoded:
-            break
-        decoded = again
-    if decoded != remote:
-        clean_artifact_path(decoded)
     repository.local_path(relative)  # (links out of the destination)
     return relative
 

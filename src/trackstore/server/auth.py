@@ -1,4 +1,5 @@
-"""HTTP authentication for ``trackstore server``: Basic and bearer tokens, off by default.
+"""Access control for ``trackstore server``: who may call it (HTTP Basic and bearer tokens)
+and how often (a token bucket per client); both off by default.
 
 Credentials live in a file (``--auth-file``), INI style::
 
@@ -12,6 +13,13 @@ Users authenticate with HTTP Basic (MLflow's client sends it from ``MLFLOW_TRACK
 and ``MLFLOW_TRACKING_PASSWORD``), tokens with ``Authorization: Bearer`` (from
 ``MLFLOW_TRACKING_TOKEN``). Only SHA-256 digests of the secrets are kept in memory, and a
 presented secret is compared digest to digest in constant time.
+
+Rate limits (``--rate-limit 50/s --rate-limit-burst 100``): :class:`RateLimiter` gives each
+client a bucket of *burst* tokens refilled at *rate* per second; a request takes one, and a
+request that finds the bucket empty is refused (429 ``REQUEST_LIMIT_EXCEEDED``, with
+``Retry-After``). A client is its authenticated principal, else its address. The buckets
+live in the worker process: with several workers, each enforces the limit on the requests
+it serves.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ import binascii
 import configparser
 import hashlib
 import hmac
+import math
 import os
+import re
 import stat
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from ..exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
 
@@ -110,3 +121,70 @@ class Authenticator:
         """The ``WWW-Authenticate`` value of a 401."""
         return 'Basic realm="trackstore"' if "basic" in self.schemes \
             else 'Bearer realm="trackstore"'
+
+
+#: Seconds per unit of a rate (``--rate-limit 50/s``, ``3000/min``, ``100000/h``).
+_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
+          "h": 3600.0, "hour": 3600.0}
+_RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*/\s*([a-z]+)\s*$")
+
+
+def parse_rate(text: str) -> float:
+    """Requests per second of a rate such as ``50/s``, ``3000/min`` or ``100000/h``."""
+    match = _RATE.match(text.lower())
+    unit = _UNITS.get(match.group(2)) if match else None
+    if match is None or unit is None:
+        raise TrackstoreError(f"Invalid rate limit {text!r}: expected a number of requests per "
+                              "s, min or h, e.g. 50/s or 3000/min", INVALID_PARAMETER_VALUE)
+    rate = float(match.group(1)) / unit
+    if not 0 < rate < math.inf:
+        raise TrackstoreError(f"Invalid rate limit {text!r}: it must be more than 0",
+                              INVALID_PARAMETER_VALUE)
+    return rate
+
+
+class RateLimiter:
+    """Token buckets, one per client: *burst* requests at once, *rate* per second after.
+
+    Called on the worker's event loop only (no lock). Buckets that have refilled are
+    forgotten when more than :attr:`MAX_BUCKETS` clients are known, so a flood of new
+    addresses costs bounded memory (a full bucket and no bucket behave the same).
+    """
+
+    MAX_BUCKETS = 10_000
+
+    def __init__(self, rate: float, burst: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not rate > 0:
+            raise TrackstoreError("A rate limit must be more than 0 requests per second",
+                                  INVALID_PARAMETER_VALUE)
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1, math.ceil(rate))
+        if self.burst < 1:
+            raise TrackstoreError("The rate limit's burst must be at least 1 request",
+                                  INVALID_PARAMETER_VALUE)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client: (tokens, at)
+
+    def take(self, client: str) -> float:
+        """Take a token from *client*'s bucket: 0.0 if there was one, else the seconds until
+        there is one (the request is refused)."""
+        now = self._clock()
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            if client not in self._buckets and len(self._buckets) >= self.MAX_BUCKETS:
+                self._forget_full(now)
+            self._buckets[client] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[client] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        refill = self.burst / self.rate
+        for client, (_tokens, at) in list(self._buckets.items()):
+            if now - at >= refill:
+                del self._buckets[client]
+        if len(self._buckets) >= self.MAX_BUCKETS:  # all busy: forget the oldest half
+            for client in list(self._buckets)[:self.MAX_BUCKETS // 2]:
+                del self._buckets[client]

@@ -94,9 +94,11 @@ def serve(config: ServerConfig, host: str, port: int, workers: int,
         Authenticator.from_file(config.auth_file, config.auth)  # fail now, not per worker
     description = check_store(config)
     os.environ[CONFIG_ENV] = config.to_env()
-    log.info("trackstore server: %s on http://%s:%d, %d worker(s) x %d thread(s)%s, %s",
+    log.info("trackstore server: %s on http://%s:%d, %d worker(s) x %d thread(s)%s%s, %s",
              description, host, port, workers, config.threads,
              f", auth: {'+'.join(config.auth)}" if config.auth else "",
+             f", rate limit: {config.rate_limit:g}/s per client and worker"
+             if config.rate_limit else "",
              f"artifacts served from {config.artifacts_destination}"
              if config.artifacts_destination else "artifacts not served")
     # A single-process uvicorn re-raises the SIGTERM that stopped it once it has shut down

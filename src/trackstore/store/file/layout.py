@@ -23,8 +23,11 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import stat
 import uuid
 from collections.abc import Iterator
+
+from ...exceptions import INVALID_PARAMETER_VALUE, INVALID_STATE, TrackstoreError
 
 TRASH = ".trash"
 META = "meta.yaml"
@@ -91,9 +94,17 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+#: The most bytes of a file's name its temporary file's name repeats: with the pid and the
+#: random part, the temporary name stays within the 255 bytes of a name (``NAME_MAX``).
+_TMP_TAIL_BYTES = 200
+
+
 def _tmp_name(path: str, tmp_dir: str | None) -> str:
     head, tail = os.path.split(path)
     tail = tail.replace("/", "_")
+    if len(tail) > _TMP_TAIL_BYTES // 4:  # (a character is at most 4 bytes in UTF-8)
+        tail = tail.encode("utf-8", "surrogateescape")[:_TMP_TAIL_BYTES].decode(
+            "utf-8", "ignore")
     return os.path.join(tmp_dir or head, f".{tail}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
@@ -195,7 +206,13 @@ def list_dirs(path: str) -> list[str]:
 
 
 def walk_keys(folder: str) -> Iterator[tuple[str, str]]:
-    """(key, path) for every file under *folder*; a key's "/" are sub-directories."""
+    """(key, path) for every file under *folder*; a key's "/" are sub-directories.
+
+    Symbolic links are not keys (the store never makes one): one planted in the tree (or
+    *folder* itself, a link) could lead anywhere, so it is skipped, neither followed nor read.
+    """
+    if os.path.islink(folder):
+        return
     stack = [("", folder)]
     while stack:
         prefix, path = stack.pop()
@@ -206,16 +223,49 @@ def walk_keys(folder: str) -> Iterator[tuple[str, str]]:
         with it:
             for entry in it:
                 name = entry.name
-                if entry.is_dir():
+                if entry.is_symlink():
+                    continue
+                if entry.is_dir(follow_symlinks=False):
                     stack.append((prefix + name + "/", entry.path))
                 else:
                     yield prefix + name, entry.path
 
 
+#: The most bytes of one file name (``NAME_MAX`` of the usual Linux, macOS and Windows file
+#: systems).
+NAME_MAX_BYTES = 255
+
+
 def key_path(folder: str, key: str) -> str:
-    """The file of *key* under *folder* (the key is already validated: no ``..``, no ``/``
-    at either end)."""
-    return os.path.join(folder, *key.split("/"))
+    """The file of *key* under *folder* (``<run>/params`` etc.; the key is already validated:
+    no ``..``, no ``/`` at either end), checked to stay there.
+
+    A key is a client's name: its file must be an ordinary file in ordinary directories of
+    the store. A key whose name (or a part between ``/``) is longer than a file name may be
+    is ``INVALID_PARAMETER_VALUE``; a symbolic link on its way (the folder, a sub-directory
+    of the key, or its file), which the store never makes and which could lead out of the
+    store, is ``INVALID_STATE``: the key is neither read nor written through it.
+    """
+    parts = key.split("/")
+    if len(key) > NAME_MAX_BYTES // 4:  # (a character is at most 4 bytes in UTF-8)
+        for part in parts:
+            if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+                raise TrackstoreError(
+                    f"Invalid key {key!r}: the file store keeps a key as a file, and "
+                    f"{part[:20]!r}... is longer than a file name may be ({NAME_MAX_BYTES} "
+                    "bytes in UTF-8)", INVALID_PARAMETER_VALUE)
+    path = os.path.join(folder, *parts)
+    for step in (folder, *(os.path.join(folder, *parts[:n]) for n in range(1, len(parts))),
+                 path):
+        try:
+            linked = stat.S_ISLNK(os.lstat(step).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            break  # (nothing further down exists either)
+        if linked:
+            raise TrackstoreError(
+                f"Refusing to follow the symbolic link {step!r} for key {key!r}: the store "
+                "never makes links, and one could lead out of the store", INVALID_STATE)
+    return path
 
 
 def remove_tree(path: str) -> None:
