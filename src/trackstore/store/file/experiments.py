@@ -125,7 +125,8 @@ class ExperimentsMixin:
             except TrackstoreError:
                 self._report(path, "is not an experiment directory (invalid experiment id)")
             except BadMeta as exc:
-                self._report(path, f"malformed experiment skipped: {exc}")
+                if not _being_created(path):
+                    self._report(path, f"malformed experiment skipped: {exc}")
         return out
 
     def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
@@ -292,4 +293,18 @@ class ExperimentsMixin:
         self._summaries.remove(experiment_id)
         with self._journal([path]):
             remove_tree(path)  # its meta.yaml last: an interrupted removal is done again by gc
+
+
+def _being_created(path: str) -> bool:
+    """Whether the experiment folder *path* is one whose creation has not reached its
+    ``meta.yaml``: a generated (numeric) id with nothing in it but (maybe) its first tags.
+    ``create_experiment`` writes ``meta.yaml`` last, so that is a creation in progress in
+    another process, or one killed half-way: no experiment yet, and no damage either (as a
+    run folder without ``meta.yaml`` is no run). Any other folder is still reported."""
+    if not os.path.basename(path).isdigit():
+        return False
+    try:
+        return not os.path.exists(os.path.join(path, META)) and set(os.listdir(path)) <= {TAGS}
+    except OSError:
+        return False
 

@@ -263,7 +263,7 @@ def key_path(folder: str, key: str) -> str:
             break  # (nothing further down exists either)
         if linked:
             raise TrackstoreError(
-                f"Refusing to follow the symbolic link {step!r} for key {key!r}: the store "
+                f"Refusing to follow a symbolic link on the way to key {key!r}: the store "
                 "never makes links, and one could lead out of the store", INVALID_STATE)
     return path
 

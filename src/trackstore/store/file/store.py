@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import errno
 import logging
 import os
 import secrets
@@ -97,6 +98,23 @@ from .summary import Summaries
 logger = logging.getLogger("trackstore.file")
 
 
+class _RunNameReader(RunReader):
+    """Runs as :class:`RunReader` reads them, with the ``mlflow.runName`` tag shown as
+    ``meta.yaml`` names the run.
+
+    A rename writes the tag file, then ``meta.yaml``: two files, so a writer killed between
+    the two left the tag renamed and the run not. ``meta.yaml`` is the one that counts (its
+    atomic replacement is the rename's commit point), so the tag is read from it: a rename
+    is seen whole or not at all.
+    """
+
+    def run(self, info: RunInfo, run_dir: str, experiment_dir: str) -> Run:
+        run = super().run(info, run_dir, experiment_dir)
+        if run.info.run_name:
+            run.data.tags[RUN_NAME_TAG] = run.info.run_name
+        return run
+
+
 @dataclass(slots=True)
 class _RunState:
     """What this process knows about a run; revalidated with one ``stat`` per use."""
@@ -136,7 +154,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
         self._index = RunIndex(self.root_directory)
         self._problems: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
         self._reported: set[tuple[str, str]] = set()
-        self._reader = RunReader(self._report)
+        self._reader = _RunNameReader(self._report)
         self._summaries = Summaries(self.root_directory, self._reader)
         if os.path.exists(self.root_directory) and not os.path.isdir(self.root_directory):
             raise TrackstoreError(f"'{self.root_directory}' is not a directory.",
@@ -709,12 +727,11 @@ def write_inputs(run_dir: str, experiment_dir: str, run_id: str,
     for dataset_input in datasets:
         dataset = dataset_input.dataset
         ds_id = dataset_id(dataset.name, dataset.digest)
-        ds_dir = os.path.join(experiment_dir, DATASETS, ds_id)
-        os.makedirs(ds_dir, exist_ok=True)
         ds_meta = {"digest": dataset.digest, "name": dataset.name,
                    "profile": dataset.profile, "schema": dataset.schema,
                    "source": dataset.source, "source_type": dataset.source_type}
-        create_exclusive(os.path.join(ds_dir, META), dump_meta(ds_meta))
+        datasets_dir = os.path.join(experiment_dir, DATASETS)  # read by id, never listed
+        _publish_dir(os.path.join(datasets_dir, ds_id), dump_meta(ds_meta), datasets_dir)
         tags = {t.key: t.value for t in dataset_input.tags or ()}
         _write_input(run_dir, run_id, ds_id, "DATASET", tags)
     for model in models:
@@ -723,12 +740,37 @@ def write_inputs(run_dir: str, experiment_dir: str, run_id: str,
 
 def _write_input(run_dir: str, run_id: str, source_id: str, source_type: str,
                  tags: dict[str, str]) -> None:
-    in_dir = os.path.join(run_dir, INPUTS, input_id(source_id, run_id))
-    os.makedirs(in_dir, exist_ok=True)
     # destination_id repeats source_id: MLflow writes it so (a harmless bug readers ignore).
     meta = {"destination_id": source_id, "destination_type": "RUN",
             "source_id": source_id, "source_type": source_type, "tags": tags}
-    create_exclusive(os.path.join(in_dir, META), dump_meta(meta))
+    _publish_dir(os.path.join(run_dir, INPUTS, input_id(source_id, run_id)), dump_meta(meta),
+                 run_dir)
+
+
+def _publish_dir(path: str, meta: bytes, staging_parent: str) -> None:
+    """Create the folder *path* holding ``meta.yaml`` = *meta*, unless it is there already.
+
+    The folder is made under a temporary name in *staging_parent* (same filesystem; a folder
+    no reader lists, so a crash's leftover there is harmless) and renamed into place, so a
+    writer killed half-way never leaves a folder without its ``meta.yaml``, which every
+    reader would report as damage. A folder published first by another writer is kept.
+    """
+    if os.path.exists(os.path.join(path, META)):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    staging = os.path.join(staging_parent, f".{os.path.basename(path)}.{os.getpid()}."
+                                           f"{secrets.token_hex(4)}.tmp")
+    os.mkdir(staging)
+    try:
+        # Atomic even here: a crash's leftover folder holds no partial meta.yaml either.
+        write_atomic(os.path.join(staging, META), meta, fsync=False)
+        try:
+            os.rename(staging, path)  # replaces an empty folder: an older crash's leftover
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _param_conflict(param: Param, existing: str, run_id: str) -> TrackstoreError:
