@@ -241,6 +241,14 @@ def test_links_planted_in_the_store_are_not_followed(
         error = _error(attack)
         assert error.error_code in (INVALID_STATE, INVALID_PARAMETER_VALUE), (key, error)
         assert not outside.leaked(error.message)
+    # A batch with one key behind a link is refused whole: its good parts are not stored.
+    before = _data(client, run)
+    for batch in ({"metrics": [Metric("good", 1.0, 1, 0), Metric("linked/x", 1.0, 1, 0)]},
+                  {"params": [Param("good", "v")], "tags": [RunTag("linked/secret.txt", "v")]},
+                  {"params": [Param("good", "v"), Param("linked", "v")]},
+                  {"metrics": [Metric("good", 1.0, 1, 0)], "params": [Param("linked", "v")]}):
+        assert _error(client.log_batch, run, **batch).error_code == INVALID_STATE, batch
+        assert _data(client, run) == before, batch
     # The whole folder of a kind replaced by a link: nothing of it is read, nor written.
     (run_dir / "params" / "linked").unlink()
     (run_dir / "params" / "p").unlink()

@@ -83,6 +83,13 @@ class MetricAppender:
                 data = data[written:]
                 written = os.write(fd, data)
 
+    def check_keys(self, metrics_dir: str, keys: set[str]) -> None:
+        """Check the files of the *keys* not open yet (:func:`key_path`: their length, no
+        link on their way) without creating anything: a batch checks before it writes."""
+        for key in keys:
+            if (metrics_dir, key) not in self._fds:
+                key_path(metrics_dir, key)
+
     def _open(self, metrics_dir: str, key: str) -> int:
         path = key_path(metrics_dir, key)
         try:

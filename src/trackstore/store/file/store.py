@@ -498,6 +498,15 @@ class FileStore(ExperimentsMixin, AbstractStore):
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
                    tags: list[RunTag]) -> None:
         state = self._active_run(run_id)
+        # Every key's file is checked (its length, no link on its way: see key_path) before
+        # anything is written, so a key refused there changes nothing of the batch.
+        run_dir = state.run_dir
+        for key in {p.key for p in params}:
+            key_path(os.path.join(run_dir, PARAMS), key)
+        for key in {t.key for t in tags}:
+            key_path(os.path.join(run_dir, TAGS), key)
+        if metrics:
+            self._appender.check_keys(state.metrics_dir, {m.key for m in metrics})
         if params:
             self._log_params(state, params)
         if metrics:
