@@ -41,10 +41,19 @@ a parenthesis is either an ``IN`` list, handed whole to ``ast.literal_eval``, or
     members);
 12. comma lists.
 
+sqlparse refuses a statement of more than 10,000 tokens (:data:`MAX_STATEMENT_TOKENS`; MLflow
+then reports "Error on parsing filter"): :func:`split_statements` raises :class:`TooManyTokens`
+as soon as the text has more, before the rest of it is even lexed, so that no string, however
+long, costs more than a bounded amount of work. The count is over the whole text, where
+sqlparse counts per statement: a text of several statements is refused either way (only one
+is allowed), so only the message can differ. Groups compute their text only when it is asked
+for (extending an identifier chain of n names copies no text), so grouping stays linear in the
+text's length for a given number of tokens.
+
 Deliberately not reproduced: sqlparse's ~800-word SQL keyword dictionary (a bare SQL keyword
 such as ``select`` or ``user`` is a name here), its built-in type names (``timestamp``,
 ``date``), multi-word keywords such as ``ORDER BY``, CASE/BEGIN blocks, dollar-quoted strings,
-typecasts, and its 10,000-token / 100-level limits. These only change the wording of an error,
+typecasts, and its 100-level nesting limit. These only change the wording of an error,
 because none of them can be part of a valid clause, with one exception: after ``.`` and white
 space (``metrics. user``) sqlparse takes a keyword for a keyword, not for the key ``" user"``.
 """
@@ -53,7 +62,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 # Leaf kinds.
 WS = "ws"
@@ -139,15 +148,41 @@ def _lexer() -> re.Pattern[str]:
                       re.IGNORECASE | re.UNICODE)
 
 
+#: The most tokens a search string may have (sqlparse's ``MAX_GROUPING_TOKENS``, per statement).
+MAX_STATEMENT_TOKENS = 10_000
+
+
+class TooManyTokens(ValueError):
+    """A search string has more than :data:`MAX_STATEMENT_TOKENS` tokens."""
+
+
 class Node:
-    """A token (``parts`` empty) or a group of tokens; ``text`` is the exact source text."""
+    """A token (``parts`` empty) or a group of tokens; ``text`` is the exact source text.
 
-    __slots__ = ("kind", "parts", "text")
+    A group built without its text (``text=None``) joins its members' texts when first asked.
+    """
 
-    def __init__(self, kind: str, text: str, parts: tuple[Node, ...] = ()) -> None:
+    __slots__ = ("_text", "kind", "parts")
+
+    def __init__(self, kind: str, text: str | None, parts: tuple[Node, ...] = ()) -> None:
         self.kind = kind
-        self.text = text
+        self._text = text
         self.parts = parts
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            # Iteratively: parentheses may nest thousands deep.
+            pieces: list[str] = []
+            stack: list[Node] = [self]
+            while stack:
+                node = stack.pop()
+                if node._text is not None:
+                    pieces.append(node._text)
+                else:
+                    stack.extend(reversed(node.parts))
+            self._text = "".join(pieces)
+        return self._text
 
     @property
     def is_whitespace(self) -> bool:
@@ -164,13 +199,11 @@ class Node:
 def _group(kind: str, members: Sequence[Node], extend: bool = False) -> Node:
     first = members[0]
     if extend and first.kind == kind:
-        rest = members[1:]
-        return Node(kind, first.text + "".join(m.text for m in rest), first.parts + tuple(rest))
-    return Node(kind, "".join(m.text for m in members), tuple(members))
+        return Node(kind, None, first.parts + tuple(members[1:]))
+    return Node(kind, None, tuple(members))
 
 
-def tokenize(text: str) -> list[Node]:
-    nodes: list[Node] = []
+def tokenize(text: str) -> Iterator[Node]:
     match = _lexer().match
     pos, end = 0, len(text)
     while pos < end:
@@ -181,19 +214,23 @@ def tokenize(text: str) -> list[Node]:
         value = m.group()
         if kind == "word":
             kind = KEYWORD if value.upper() in _KEYWORDS else NAME
-        nodes.append(Node(kind, value))
+        yield Node(kind, value)
         pos = m.end()
-    return nodes
 
 
 def split_statements(text: str) -> list[list[Node]]:
     """Tokens of each statement: a ``;`` outside parentheses ends one, together with the white
-    space and ``--`` comment that follow it on the same line; blank statements are dropped."""
+    space and ``--`` comment that follow it on the same line; blank statements are dropped.
+
+    Raises :class:`TooManyTokens` when the text has more than :data:`MAX_STATEMENT_TOKENS`.
+    """
     statements: list[list[Node]] = []
     current: list[Node] = []
     level = 0
     closing = False
-    for node in tokenize(text):
+    for count, node in enumerate(tokenize(text)):
+        if count == MAX_STATEMENT_TOKENS:
+            raise TooManyTokens(f"more than {MAX_STATEMENT_TOKENS} tokens")
         if closing and node.kind not in (WS, COMMENT):
             statements.append(current)
             current, level, closing = [], 0, False
@@ -253,8 +290,7 @@ def _align_comments(nodes: list[Node]) -> list[Node]:
             if p is not None and out[p].kind in _GROUPS:
                 members = out[p:i + 1]
                 first = members[0]
-                out[p:i + 1] = [Node(first.kind, "".join(m.text for m in members),
-                                     first.parts + tuple(members[1:]))]
+                out[p:i + 1] = [Node(first.kind, None, first.parts + tuple(members[1:]))]
                 i = p
         i += 1
     return out
