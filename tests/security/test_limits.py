@@ -247,8 +247,6 @@ def test_per_address_buckets_without_auth(tmp_path: Path) -> None:
         second.close()
 
 
-@pytest.mark.xfail(strict=True, reason="needs src/trackstore/server/protocol.py to pass the "
-                   "client's address to TrackingApp.prepare (see docs/server.md, Security)")
 def test_per_address_buckets_through_trackstore_protocol(tmp_path: Path) -> None:
     with make_store("sqlite", tmp_path) as store, serve_in_thread(
             store, rate_limit=float(RATE), rate_limit_burst=BURST) as url:

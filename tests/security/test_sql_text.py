@@ -226,9 +226,6 @@ def test_forged_page_tokens_are_refused(store: SqlStore) -> None:
     assert _table_counts(store.engine) == counts
 
 
-@pytest.mark.xfail(strict=True, reason="src/trackstore/search/paging.py: parse_page_token "
-                   "accepts an offset past 2**63-1, which the database driver cannot bind "
-                   "(OverflowError: INTERNAL_ERROR instead of INVALID_PARAMETER_VALUE)")
 def test_a_page_token_past_int64_is_refused(tmp_path: Path) -> None:
     with fresh_database("sqlite", tmp_path) as uri:
         sql_store = SqlStore(uri, str(tmp_path / "artifacts"))

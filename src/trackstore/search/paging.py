@@ -35,6 +35,10 @@ def _invalid(message: str) -> TrackstoreError:
     return TrackstoreError(message, INVALID_PARAMETER_VALUE)
 
 
+#: The largest offset a token may carry: a signed 64-bit integer, what SQL binds.
+_MAX_OFFSET = 2**63 - 1
+
+
 def create_page_token(offset: int) -> str:
     return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
 
@@ -58,7 +62,7 @@ def parse_page_token(page_token: str | bytes | None) -> int:
         offset = int(offset_value)
     except (TypeError, ValueError, OverflowError):
         raise _invalid(f"Invalid page token, not stringable {offset_value}") from None
-    if offset < 0:
+    if offset < 0 or offset > _MAX_OFFSET:  # (past int64, no database can bind it)
         raise _invalid(f"Invalid page token, parsed value={parsed}")
     return offset
 

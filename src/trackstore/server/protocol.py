@@ -170,6 +170,7 @@ class TrackingHttp(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: Any = None
         self.peer = "-"
+        self.client = "-"  # the request's client: the peer, or whom a trusted proxy names
         self.queue: deque[_Request] = deque()  # complete requests behind a busy one
         self.busy = False  # a request is being answered off the loop (threads, pages)
         self.closing = False  # close once the current answer is written
@@ -290,7 +291,11 @@ class TrackingHttp(asyncio.Protocol):
         if "%" in path:
             path = urllib.parse.unquote(path)
         self.method, self.path, self.query = method, path, url.query or b""
-        outcome = self.outcome = self.app.prepare(method, path, self.headers)
+        client = self.peer  # (behind a trusted proxy, the client it names: rate limits, log)
+        if self.proxies is not None:
+            client = self.proxies.client(self.peer, self.headers.get(b"x-forwarded-for"))
+        self.client = client
+        outcome = self.outcome = self.app.prepare(method, path, self.headers, client)
         self.keep_body = self.app.reads_body(method) and callable(outcome)
         if isinstance(outcome, ArtifactCall):
             self.upload = outcome.start_upload(self.loop, self.app.pool(), self._upload_backlog)
@@ -333,12 +338,10 @@ class TrackingHttp(asyncio.Protocol):
         if self.closing and self.transport is not None and self.transport.is_closing():
             return
         assert self.outcome is not None
-        client = self.peer
-        if self.proxies is not None and self.app.access_log is not None:
-            client = self.proxies.client(self.peer, self.headers.get(b"x-forwarded-for"))
         request = _Request(self.method, self.path, self.query,
                            b"".join(self.body) if self.body else b"",
-                           self.parser.should_keep_alive(), self.outcome, self.started, client,
+                           self.parser.should_keep_alive(), self.outcome, self.started,
+                           self.client,
                            self.upload)
         self.body = []
         self.upload = None
