@@ -105,7 +105,8 @@ MAX_KEY_PART_BYTES = 255
 
 @lru_cache(maxsize=65536)
 def _name_problem(name: str) -> str | None:
-    """Why *name* is not a valid metric/param/tag key, or None. Cached: keys repeat."""
+    """Why *name* is not a valid name (its characters, or a path that resolves elsewhere), or
+    None. Cached: keys repeat."""
     if not _NAME_RE.match(name):
         return _BAD_CHARACTERS
     norm = posixpath.normpath(name)
@@ -114,11 +115,20 @@ def _name_problem(name: str) -> str | None:
             "Names may be treated as files in certain cases, and must not resolve to other names"
             f" when treated as such. This name would resolve to {norm!r}"
         )
-    if len(name) > MAX_KEY_PART_BYTES // 4 and any(
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _key_problem(name: str) -> str | None:
+    """Why *name* is not a valid metric/param/tag key, or None: a name's problem, or a part
+    longer than a file name may be (the file store keeps a key as a file; model names, which
+    no store keeps as files, may be longer)."""
+    problem = _name_problem(name)
+    if problem is None and len(name) > MAX_KEY_PART_BYTES // 4 and any(
             len(part.encode("utf-8")) > MAX_KEY_PART_BYTES for part in name.split("/")):
         return (f"Names may be treated as files in certain cases, and a part of a name between "
                 f"two '/' must not be longer than {MAX_KEY_PART_BYTES} bytes in UTF-8")
-    return None
+    return problem
 
 
 def validate_key(name: Any, path: str, kind: str) -> None:
@@ -132,7 +142,7 @@ def validate_key(name: Any, path: str, kind: str) -> None:
         raise _bad(invalid_value(path, "", "A key name must be provided."))
     if not isinstance(name, str):
         raise _bad(invalid_value(path, name, "Names must be strings."))
-    problem = _name_problem(name)
+    problem = _key_problem(name)
     if problem is not None:
         raise _bad(invalid_value(path, name, problem))
     if len(VALID_KEYS) < 65536 and len(name) <= MAX_ENTITY_KEY_LENGTH:

@@ -60,7 +60,13 @@ def _blocked(conn: sa.Connection, kind: str) -> int:
         sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                "AND wait_event_type = 'Lock'")
     else:
-        sql = "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+        # InnoDB lists the waiting transaction as LOCK WAIT, but not always: MariaDB 10.11 may
+        # show the statement waiting (its session's state "Update" for a second and more) with
+        # no row in innodb_trx for it. Either one says the batch is stuck behind the lock.
+        sql = ("SELECT (SELECT count(*) FROM information_schema.innodb_trx "
+               "WHERE trx_state = 'LOCK WAIT') + (SELECT count(*) FROM "
+               "information_schema.processlist WHERE db = database() AND time >= 1 "
+               "AND info LIKE 'INSERT INTO latest_metrics%%')")
     return int(conn.exec_driver_sql(sql).scalar() or 0)
 
 
