@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 
 from ...exceptions import INVALID_PARAMETER_VALUE, TrackstoreError
 from .cache import under_any
@@ -83,7 +84,7 @@ class MetricAppender:
                 data = data[written:]
                 written = os.write(fd, data)
 
-    def check_keys(self, metrics_dir: str, keys: set[str]) -> None:
+    def check_keys(self, metrics_dir: str, keys: Iterable[str]) -> None:
         """Check the files of the *keys* not open yet (:func:`key_path`: their length, no
         link on their way) without creating anything: a batch checks before it writes."""
         for key in keys:

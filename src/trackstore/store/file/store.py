@@ -438,8 +438,10 @@ class FileStore(ExperimentsMixin, AbstractStore):
 
     # -- logging -------------------------------------------------------------------------------
 
-    def _write_key(self, run_dir: str, folder: str, key: str, value: str) -> None:
-        path = key_path(os.path.join(run_dir, folder), key)
+    def _write_key(self, run_dir: str, folder: str, key: str, value: str,
+                   path: str | None = None) -> None:
+        """Write *key*'s file (*path*: its :func:`key_path`, when the caller checked it)."""
+        path = path or key_path(os.path.join(run_dir, folder), key)
         try:
             write_atomic(path, value.encode("utf-8"), tmp_dir=run_dir, fsync=False)
         except FileNotFoundError:
@@ -450,7 +452,9 @@ class FileStore(ExperimentsMixin, AbstractStore):
                                   "names a file where the other needs a directory",
                                   INVALID_PARAMETER_VALUE) from None
 
-    def _log_params(self, state: _RunState, params: list[Param]) -> None:
+    def _log_params(self, state: _RunState, params: list[Param],
+                    paths: dict[str, str] | None = None) -> None:
+        """*paths*: each param's :func:`key_path`, when the caller checked them."""
         folder = os.path.join(state.run_dir, PARAMS)
         # Check every param before writing any: a conflict changes nothing.
         fresh = []
@@ -461,7 +465,7 @@ class FileStore(ExperimentsMixin, AbstractStore):
             elif existing != param.value:
                 raise _param_conflict(param, existing, state.info.run_id)
         for param in fresh:
-            path = key_path(folder, param.key)
+            path = paths[param.key] if paths else key_path(folder, param.key)
             data = param.value.encode("utf-8")
             try:
                 created = create_exclusive(path, data, tmp_dir=state.run_dir)
@@ -489,11 +493,6 @@ class FileStore(ExperimentsMixin, AbstractStore):
         for key, data in _metrics.format_rows(rows).items():
             append(metrics_dir, key, data)
 
-    def _log_metrics(self, state: _RunState, metrics: list[Metric]) -> None:
-        metrics_dir = state.metrics_dir
-        append = self._appender.append
-        for key, data in _metrics.format_batch(metrics).items():
-            append(metrics_dir, key, data)
 
     def _log_batch(self, run_id: str, metrics: list[Metric], params: list[Param],
                    tags: list[RunTag]) -> None:
@@ -501,20 +500,19 @@ class FileStore(ExperimentsMixin, AbstractStore):
         # Every key's file is checked (its length, no link on its way: see key_path) before
         # anything is written, so a key refused there changes nothing of the batch.
         run_dir = state.run_dir
-        for key in {p.key for p in params}:
-            key_path(os.path.join(run_dir, PARAMS), key)
-        for key in {t.key for t in tags}:
-            key_path(os.path.join(run_dir, TAGS), key)
-        if metrics:
-            self._appender.check_keys(state.metrics_dir, {m.key for m in metrics})
+        param_paths = {p.key: key_path(os.path.join(run_dir, PARAMS), p.key) for p in params}
+        values = {t.key: t.value for t in tags}
+        tag_paths = {key: key_path(os.path.join(run_dir, TAGS), key) for key in values}
+        lines = _metrics.format_batch(metrics) if metrics else {}  # grouped by key
+        self._appender.check_keys(state.metrics_dir, lines)
         if params:
-            self._log_params(state, params)
-        if metrics:
-            self._log_metrics(state, metrics)
+            self._log_params(state, params, param_paths)
+        append, metrics_dir = self._appender.append, state.metrics_dir
+        for key, data in lines.items():
+            append(metrics_dir, key, data)
         if tags:
-            values = {t.key: t.value for t in tags}
             for key, value in values.items():
-                self._write_key(state.run_dir, TAGS, key, value)
+                self._write_key(run_dir, TAGS, key, value, tag_paths[key])
             if RUN_NAME_TAG in values and values[RUN_NAME_TAG] != state.info.run_name:
                 with self._lock:
                     self._write_run_meta(
